@@ -1,0 +1,1 @@
+"""Media sources and sinks over aiortc tracks. Knows nothing of Pexip."""

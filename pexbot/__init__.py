@@ -1,0 +1,1 @@
+"""pexbot: a headless WebRTC endpoint for Pexip Infinity."""
