@@ -1,1 +1,78 @@
 """pexbot: a headless WebRTC endpoint for Pexip Infinity."""
+
+from .api import BreakoutApi, CallApi, ConferenceApi, NodeApi, ParticipantApi, RoomApi
+from .dispatch import EventIterator, Subscription
+from .errors import (
+    ApiError,
+    BadRequest,
+    CallError,
+    ConferenceNotFound,
+    ConfigError,
+    DtlsTimeout,
+    ExtensionRequired,
+    FloorDenied,
+    Forbidden,
+    HostOnly,
+    IceTimeout,
+    IdpRequired,
+    InvalidPin,
+    InvalidToken,
+    JoinDenied,
+    JoinRefused,
+    NegotiationError,
+    NodeUnavailable,
+    PexbotError,
+    PinRequired,
+    SessionEnded,
+    SsoRedirectRequired,
+    TransportError,
+    UnexpectedResponse,
+)
+from .events import Event, EventName, SessionEndedEvent
+from .join import GUEST_PIN
+from .session import Session
+from .state import ConferenceState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GUEST_PIN",
+    "ApiError",
+    "BadRequest",
+    "BreakoutApi",
+    "CallApi",
+    "CallError",
+    "ConferenceApi",
+    "ConferenceNotFound",
+    "ConferenceState",
+    "ConfigError",
+    "DtlsTimeout",
+    "Event",
+    "EventIterator",
+    "EventName",
+    "ExtensionRequired",
+    "FloorDenied",
+    "Forbidden",
+    "HostOnly",
+    "IceTimeout",
+    "IdpRequired",
+    "InvalidPin",
+    "InvalidToken",
+    "JoinDenied",
+    "JoinRefused",
+    "NegotiationError",
+    "NodeApi",
+    "NodeUnavailable",
+    "ParticipantApi",
+    "PexbotError",
+    "PinRequired",
+    "RoomApi",
+    "Session",
+    "SessionEnded",
+    "SessionEndedEvent",
+    "SsoRedirectRequired",
+    "Subscription",
+    "TransportError",
+    "UnexpectedResponse",
+    "__version__",
+]

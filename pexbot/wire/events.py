@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from .base import WireModel
 
 
@@ -73,7 +75,7 @@ class CandidateData(WireModel):
 
 class ReferData(WireModel):
     alias: str
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)
     breakout_name: str | None = None
     target: str | None = None
 

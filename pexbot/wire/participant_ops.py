@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .base import WireModel
 from .participant import AudioMix
 
@@ -46,7 +48,7 @@ class FeccParticipantBody(FeccBody):
 class TransferBody(WireModel):
     role: Literal["host", "guest"]
     conference_alias: str
-    pin: str | None = None
+    pin: str | None = Field(default=None, repr=False)
 
 
 class PreferredAspectRatioBody(WireModel):

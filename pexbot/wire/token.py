@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .base import CallType, WireModel
 
 ServiceType = Literal["conference", "gateway", "test_call", "lecture", "media_playback"]
@@ -18,11 +20,11 @@ class RequestTokenBody(WireModel):
     call_tag: str | None = None
     chosen_idp: str | None = None
     client_id: str | None = None
-    sso_token: str | None = None
+    sso_token: str | None = Field(default=None, repr=False)
     sso_redirect_target: str | None = None
     node: str | None = None
     conference_extension: str | None = None
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)
     direct_media: bool | None = None
     breakout_rooms: bool | None = None
     supports_direct_chat: bool | None = None
@@ -40,11 +42,11 @@ class StunServer(WireModel):
 class TurnServer(WireModel):
     urls: list[str]
     username: str | None = None
-    credential: str | None = None
+    credential: str | None = Field(default=None, repr=False)
 
 
 class RequestTokenResult(WireModel):
-    token: str
+    token: str = Field(repr=False)
     expires: str
     participant_uuid: str
     display_name: str
@@ -130,7 +132,7 @@ class ExtensionRequired(WireModel):
 
 
 class RefreshTokenResult(WireModel):
-    token: str
+    token: str = Field(repr=False)
     expires: str
     role: Role | None = None
     client_stats_update_interval: float | None = None

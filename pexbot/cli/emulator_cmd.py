@@ -1,0 +1,50 @@
+"""``pexbot emulator``: run a local Infinity-compatible node until SIGINT/SIGTERM.
+
+The first line on stdout is the base URL (e.g. ``http://127.0.0.1:8080``), flushed at once, so
+a script or test can start it with ``--port 0`` and read where it listens. The config file
+format is documented in :mod:`pexbot.emulator.config` (example: examples/emulator-config.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from ..emulator import Emulator, EmulatorConfig, load_config
+
+
+def add_parser(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "emulator",
+        help="run a local Pexip Infinity-compatible node (client REST API v2)",
+        description="Run a local Pexip Infinity-compatible node. Prints its base URL first.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="JSON config (conferences, PINs, ...)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
+    )
+    parser.set_defaults(run=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config else EmulatorConfig()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still raises
+            loop.add_signal_handler(sig, stop.set)
+    async with Emulator(config, host=args.host, port=args.port) as emu:
+        print(emu.base_url, flush=True)
+        print(
+            f"pexbot emulator: {len(config.conferences)} configured conference(s), "
+            f"default_vmr={'on' if config.default_vmr else 'off'}; Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+    return 0

@@ -1,0 +1,29 @@
+"""A local Pexip Infinity-compatible node for tests and demos (client REST API v2).
+
+See :mod:`.server` for the :class:`Emulator`, :mod:`.config` for the config file format,
+:mod:`.policy` for the host/guest rule table, :mod:`.admission` for the PIN / Virtual
+Reception / SSO rules, :mod:`.faults` for fault injection and :mod:`.media` for the media seam.
+"""
+
+from .config import ConferenceConfig, EmulatorConfig, IdpConfig, TurnConfig, load_config
+from .faults import Faults
+from .media import CallContext, MediaBackend, NullMediaBackend
+from .node import Node
+from .server import Emulator
+from .traffic import Exchange, Traffic
+
+__all__ = [
+    "CallContext",
+    "ConferenceConfig",
+    "Emulator",
+    "EmulatorConfig",
+    "Exchange",
+    "Faults",
+    "IdpConfig",
+    "MediaBackend",
+    "Node",
+    "NullMediaBackend",
+    "Traffic",
+    "TurnConfig",
+    "load_config",
+]

@@ -1,0 +1,112 @@
+"""The emulator's media seam: what a media backend must do, and the signalling-only default.
+
+``Emulator(config, media=backend)`` plugs a backend in; the call routes (``/calls``, ``ack``,
+``new_candidate``, ``update``, ``calls/<id>/disconnect``) hand every SDP and candidate to it.
+:class:`NullMediaBackend` answers with a valid SDP that rejects every m-line (port 0), so a
+client can go through the whole signalling dance without any media flowing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Everything a backend may want to know about a new call."""
+
+    conference_id: str
+    conference_alias: str
+    participant_uuid: str
+    display_name: str
+    call_uuid: str
+    media_type: str  # "video" | "video-only" | "audio"
+    present: str | None  # None, "main", "send", "receive"
+    service_type: str  # "conference" | "lecture" | "test_call"
+    room_id: str = ""  # main room (== conference_id) or a breakout uuid
+
+
+@runtime_checkable
+class MediaBackend(Protocol):
+    async def open_call(self, call: CallContext, offer_sdp: str) -> str:
+        """Answer SDP for the offer (complete, candidates included)."""
+        ...
+
+    async def add_remote_candidate(self, call_uuid: str, candidate: str, mid: str | None) -> None:
+        """A trickled candidate from the client; ``candidate == ""`` is end-of-candidates."""
+        ...
+
+    async def ack(self, call_uuid: str) -> None:
+        """The client has applied the answer: media may flow from now on."""
+        ...
+
+    async def update_call(self, call_uuid: str, offer_sdp: str) -> str:
+        """Renegotiation: answer SDP for a new offer on an existing call."""
+        ...
+
+    async def close_call(self, call_uuid: str) -> None: ...
+
+    async def layout_changed(self, conference_id: str, layout: str) -> None:
+        """transform_layout changed the conference layout (composition backends re-tile)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def reject_all_answer(offer_sdp: str) -> str:
+    """An answer that declines every m-line of the offer (RFC 3264 §6: port 0)."""
+    session_id = str(int(time.time() * 1000))
+    lines = [
+        "v=0",
+        f"o=pexbot-emulator {session_id} 1 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+    ]
+    for raw in offer_sdp.splitlines():
+        line = raw.strip()
+        if line.startswith("m="):
+            parts = line[2:].split()
+            if len(parts) < 3:
+                continue
+            kind, proto = parts[0], parts[2]
+            fmt = parts[3] if len(parts) > 3 else "0"
+            lines += [f"m={kind} 0 {proto} {fmt}", "c=IN IP4 0.0.0.0", "a=inactive"]
+        elif line.startswith("a=mid:") and lines[-1] == "a=inactive":
+            lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+class NullMediaBackend:
+    """Signalling only: every call is answered, every m-line rejected, nothing flows."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, CallContext] = {}
+        self.acked: set[str] = set()
+        self.candidates: dict[str, list[tuple[str, str | None]]] = {}
+        self.layouts: dict[str, str] = {}
+
+    async def open_call(self, call: CallContext, offer_sdp: str) -> str:
+        self.calls[call.call_uuid] = call
+        return reject_all_answer(offer_sdp)
+
+    async def add_remote_candidate(self, call_uuid: str, candidate: str, mid: str | None) -> None:
+        self.candidates.setdefault(call_uuid, []).append((candidate, mid))
+
+    async def ack(self, call_uuid: str) -> None:
+        self.acked.add(call_uuid)
+
+    async def update_call(self, call_uuid: str, offer_sdp: str) -> str:
+        return reject_all_answer(offer_sdp)
+
+    async def close_call(self, call_uuid: str) -> None:
+        self.calls.pop(call_uuid, None)
+        self.acked.discard(call_uuid)
+        self.candidates.pop(call_uuid, None)
+
+    async def layout_changed(self, conference_id: str, layout: str) -> None:
+        self.layouts[conference_id] = layout
+
+    async def aclose(self) -> None:
+        self.calls.clear()

@@ -1,0 +1,239 @@
+"""The emulator's real media backend: every ``/calls`` answered by an aiortc peer connection.
+
+Each call gets a :class:`~.media_aiortc_router.Leg` whose outputs are long-lived tracks gated on
+the ``ack`` (nothing is sent before it, like Infinity), and a per-room
+:class:`~.media_aiortc_router.MediaRouter` decides what each leg receives. The default
+:class:`~.media_aiortc_router.RelayRouter` relays the other participant's media 1:1; pass
+another ``router_factory`` for composition.
+
+The answerer uses ``MAX_COMPAT``: it follows the offer's BUNDLE group when there is one (all
+m-lines then share the first transport) and still works with an unbundled offer. Offers are
+cleaned for aiortc first (:func:`pexbot.sdp.sanitise_remote`), and their candidates copied
+across the bundle (aiortc #1437), so offers from browsers work as well as pexbot's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+
+from .. import ice
+from ..errors import NegotiationError
+from ..sdp import (
+    MediaRole,
+    Sdp,
+    add_content,
+    section_roles,
+)
+from ..sdp_codecs import VideoCodec, prefer_video_codec
+from ..sdp_remote import (
+    candidate_usable,
+    copy_candidates_to_bundle,
+    sanitise_remote,
+)
+from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack
+from .media import CallContext
+from .media_aiortc_cards import WaitingCard
+from .media_aiortc_router import Leg, MediaRouter, OutputTrack, RelayRouter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Peer:
+    leg: Leg
+    pc: RTCPeerConnection
+    gate: asyncio.Event
+    roles: list[MediaRole | None]
+
+
+class AiortcMediaBackend:
+    """MediaBackend answering each call with aiortc and routing media per room."""
+
+    def __init__(
+        self,
+        *,
+        router_factory: Callable[[str], MediaRouter] = RelayRouter,
+        ice_servers: Sequence[RTCIceServer] = (),
+        video_codec: VideoCodec | None = None,
+        card_size: tuple[int, int] = (640, 360),
+        fps: float = 15.0,
+    ) -> None:
+        self._router_factory = router_factory
+        self._ice_servers = list(ice_servers)
+        #: None: send with the offer's first codec (follow the caller)
+        self._video_codec = video_codec
+        self._card = WaitingCard()
+        self._card_size = card_size
+        self._fps = fps
+        self._peers: dict[str, _Peer] = {}
+        self._routers: dict[str, MediaRouter] = {}
+        self._room_calls: dict[str, set[str]] = {}
+
+    # --- inspection (tests, diagnostics) -------------------------------------------------
+
+    def leg(self, call_uuid: str) -> Leg:
+        return self._peers[call_uuid].leg
+
+    def peer_connection(self, call_uuid: str) -> RTCPeerConnection:
+        return self._peers[call_uuid].pc
+
+    def router(self, room: str) -> MediaRouter | None:
+        return self._routers.get(room)
+
+    # --- MediaBackend ----------------------------------------------------------------------
+
+    async def open_call(self, call: CallContext, offer_sdp: str) -> str:
+        if call.call_uuid in self._peers:
+            await self.close_call(call.call_uuid)
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_COMPAT)
+        )
+        gate = asyncio.Event()
+        roles = section_roles(offer_sdp)
+        outputs: dict[MediaRole, OutputTrack] = {
+            role: self._output(role, gate) for role in roles if role is not None
+        }
+        leg = Leg(call, outputs)
+        peer = _Peer(leg, pc, gate, roles)
+        pc.on("track", lambda track: self._track_arrived(peer, track))
+        self._peers[call.call_uuid] = peer
+        room = leg.room
+        router = self._routers.get(room)
+        if router is None:
+            router = self._routers[room] = self._router_factory(room)
+        self._room_calls.setdefault(room, set()).add(call.call_uuid)
+        router.leg_added(leg)
+        try:
+            return await self._answer(peer, offer_sdp)
+        except BaseException:
+            await self.close_call(call.call_uuid)
+            raise
+
+    async def add_remote_candidate(self, call_uuid: str, candidate: str, mid: str | None) -> None:
+        peer = self._peers.get(call_uuid)
+        if peer is None:
+            # Pexip's client posts the candidates of a discarded peer connection too.
+            log.debug("candidate for unknown call %s ignored", call_uuid)
+            return
+        if candidate and not candidate_usable(candidate):
+            return
+        parsed = ice.remote_candidate(candidate, ice.transport_mid(peer.pc, mid))
+        await peer.pc.addIceCandidate(parsed)
+
+    async def ack(self, call_uuid: str) -> None:
+        peer = self._peers.get(call_uuid)
+        if peer is not None:
+            peer.gate.set()
+
+    async def update_call(self, call_uuid: str, offer_sdp: str) -> str:
+        peer = self._peers.get(call_uuid)
+        if peer is None:
+            raise NegotiationError(f"update for call {call_uuid}, which has no media session")
+        return await self._answer(peer, offer_sdp)
+
+    async def close_call(self, call_uuid: str) -> None:
+        peer = self._peers.pop(call_uuid, None)
+        if peer is None:
+            return
+        room = peer.leg.room
+        router = self._routers.get(room)
+        if router is not None:
+            await router.leg_removed(peer.leg)
+        calls = self._room_calls.get(room, set())
+        calls.discard(call_uuid)
+        if not calls:
+            self._room_calls.pop(room, None)
+            router = self._routers.pop(room, None)
+            if router is not None:
+                await router.aclose()
+        with contextlib.suppress(Exception):
+            await peer.pc.close()
+        for output in peer.leg.outputs.values():
+            output.stop()
+
+    async def layout_changed(self, conference_id: str, layout: str) -> None:
+        router = self._routers.get(conference_id)
+        if router is not None:
+            router.layout_changed(layout)
+
+    async def aclose(self) -> None:
+        for call_uuid in list(self._peers):
+            await self.close_call(call_uuid)
+        for router in self._routers.values():
+            await router.aclose()
+        self._routers.clear()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _output(self, role: MediaRole, gate: asyncio.Event) -> OutputTrack:
+        if role == "audio":
+            return OutgoingAudioTrack(gate=gate)
+        return OutgoingVideoTrack(filler=self._card, size=self._card_size, fps=self._fps, gate=gate)
+
+    async def _answer(self, peer: _Peer, offer_sdp: str) -> str:
+        offer = sanitise_remote(offer_sdp)
+        if self._video_codec is not None:
+            offer = prefer_video_codec(offer, self._video_codec)
+        offer = copy_candidates_to_bundle(offer)
+        pc, leg = peer.pc, peer.leg
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            directions = [s.direction or "sendrecv" for s in Sdp.parse(offer).media]
+            leg.sending.clear()
+            leg.receiving.clear()
+            for transceiver in pc.getTransceivers():
+                index = _mline(transceiver)
+                role = peer.roles[index] if index < len(peer.roles) else None
+                if role is None:
+                    transceiver.direction = "inactive"
+                    continue
+                if transceiver.sender.track is None:
+                    transceiver.sender.replaceTrack(leg.outputs[role])
+                # The answer is this AND the offer's reverse: it mirrors what the caller asks.
+                transceiver.direction = "sendrecv"
+                if directions[index] in ("sendrecv", "sendonly"):
+                    leg.sending.add(role)
+                if directions[index] in ("sendrecv", "recvonly"):
+                    leg.receiving.add(role)
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(answer)
+        except Exception as exc:
+            raise NegotiationError(
+                f"call {leg.call.call_uuid}: offer could not be answered "
+                f"(signalling state {pc.signalingState}): {exc!r}"
+            ) from exc
+        router = self._routers.get(leg.room)
+        if router is not None:
+            router.inputs_changed(leg)
+        return add_content(pc.localDescription.sdp, peer.roles)
+
+    def _track_arrived(self, peer: _Peer, track: MediaStreamTrack) -> None:
+        # Stored only: _answer tells the router once directions are known too.
+        for transceiver in peer.pc.getTransceivers():
+            index = _mline(transceiver)
+            if transceiver.receiver.track is track and index < len(peer.roles):
+                role = peer.roles[index]
+                if role is not None:
+                    peer.leg.inputs[role] = track
+                return
+
+
+def _mline(transceiver: RTCRtpTransceiver) -> int:
+    # The m-line index, not the position among transceivers (a data channel m-line may sit
+    # between media lines).
+    index = transceiver._get_mline_index()
+    return int(index) if index is not None else 1_000_000

@@ -1,0 +1,179 @@
+"""Room-wide events of the node: roster fan-out, stream sync, stage/layout, presentation.
+
+:class:`RoomEvents` is the half of :class:`.node.Node` that turns state changes into events.
+Event order on a new event stream: ``participant_sync_begin``, one ``participant_create`` per
+participant in the room (self included), ``participant_sync_end``, then ``conference_update``,
+``stage``, ``layout``, ``presentation_start`` if someone presents, and for hosts in the main
+room ``breakout_begin`` + a wrapped sync of every open breakout room.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ..wire import events as wire_events
+from .events import EventBus, EventChannel
+from .model import Conference, Participant, Room
+
+#: transform_layout names → the ``view`` the layout event reports (spec: v33 names)
+VIEW_NAMES = {"2x2": "4:0", "3x3": "9:0", "4x4": "16:0", "5x5": "25:0", "ac": "5:7"}
+
+
+class RoomEvents:
+    bus: EventBus
+    conferences: dict[str, Conference]
+    frame_ids: itertools.count[int]
+
+    def __init__(self) -> None:
+        self._last_layout: dict[str, Any] = {}
+        self._last_stage: dict[str, Any] = {}
+        self.frame_ids = itertools.count(1)
+
+    def conference_of(self, participant: Participant) -> Conference:
+        return self.conferences[participant.conference_id]
+
+    def room_of(self, participant: Participant) -> Room:
+        room = self.conference_of(participant).room(participant.room_id)
+        assert room is not None, "participant in a room that no longer exists"
+        return room
+
+    def wire(self, participant: Participant) -> dict[str, Any]:
+        conference = self.conference_of(participant)
+        room = conference.room(participant.room_id) or conference.main
+        return participant.to_wire(conference.alias, room.created_at).body()
+
+    def emit_room(self, room: Room, event: str, data: Any, *, exclude: str | None = None) -> None:
+        """Send to everyone in the room; breakout events also reach main-room hosts, wrapped."""
+        for uuid, p in list(room.participants.items()):
+            if uuid != exclude and p.kind == "client":
+                self.bus.send(uuid, event, data)
+        if room.is_breakout:
+            conference = self.conferences[room.conference_id]
+            wrapped = {"breakout_uuid": room.id, "event": event, "data": data}
+            for host in conference.main.participants.values():
+                if host.kind == "client" and host.is_host:
+                    self.bus.send(host.uuid, "breakout_event", wrapped)
+
+    def participant_updated(self, participant: Participant) -> None:
+        room = self.room_of(participant)
+        self.emit_room(room, "participant_update", self.wire(participant))
+
+    def conference_updated(self, room: Room) -> None:
+        conference = self.conferences[room.conference_id]
+        self.emit_room(room, "conference_update", conference.status(room).body())
+
+    def open_stream(self, participant: Participant) -> EventChannel:
+        channel = self.bus.open(participant.uuid)
+        conference = self.conference_of(participant)
+        room = self.room_of(participant)
+        self.sync_channel(channel, conference, room)
+        send = self.bus.send_to
+        send(channel, "stage", self._stage(room))
+        layout = self._layout_for(participant, room)
+        self._last_layout[participant.uuid] = layout
+        send(channel, "layout", layout)
+        presenter = room.participants.get(room.presenter_uuid or "")
+        if presenter is not None and presenter.uuid != participant.uuid:
+            send(channel, "presentation_start", self.presentation_data(presenter))
+        if participant.is_host and not room.is_breakout:
+            for breakout in conference.breakouts.values():
+                self.announce_breakout(participant, breakout, channel)
+        return channel
+
+    def sync_channel(self, channel: EventChannel, conference: Conference, room: Room) -> None:
+        send = self.bus.send_to
+        send(channel, "participant_sync_begin", None)
+        for p in room.participants.values():
+            send(channel, "participant_create", self.wire(p))
+        send(channel, "participant_sync_end", None)
+        send(channel, "conference_update", conference.status(room).body())
+
+    def resync(self, participant: Participant) -> None:
+        """The participant changed room: every stream of it gets the new room's roster."""
+        conference = self.conference_of(participant)
+        room = self.room_of(participant)
+        for channel in [c for c in self.bus.channels() if c.participant_uuid == participant.uuid]:
+            self.sync_channel(channel, conference, room)
+            self.bus.send_to(channel, "stage", self._stage(room))
+        self._last_layout.pop(participant.uuid, None)
+        self.refresh_media_views(room)
+
+    def announce_breakout(
+        self, host: Participant, breakout: Room, channel: EventChannel | None = None
+    ) -> None:
+        """breakout_begin + a wrapped roster sync of the breakout, for one host."""
+        control = next(
+            (p for p in breakout.participants.values() if p.control_of == host.uuid), None
+        )
+        begin = {"breakout_uuid": breakout.id, "participant_uuid": control.uuid if control else ""}
+        events: list[tuple[str, Any]] = [("breakout_begin", begin)]
+        wrap: list[tuple[str, Any]] = [("participant_sync_begin", None)]
+        wrap += [("participant_create", self.wire(p)) for p in breakout.participants.values()]
+        wrap += [("participant_sync_end", None)]
+        status = self.conferences[breakout.conference_id].status(breakout).body()
+        wrap += [("conference_update", status)]
+        for name, data in wrap:
+            events.append(
+                ("breakout_event", {"breakout_uuid": breakout.id, "event": name, "data": data})
+            )
+        for name, data in events:
+            if channel is not None:
+                self.bus.send_to(channel, name, data)
+            else:
+                self.bus.send(host.uuid, name, data)
+
+    def presentation_data(self, presenter: Participant) -> dict[str, Any]:
+        return wire_events.PresentationStartData(
+            presenter_name=presenter.display_name,
+            presenter_uri=presenter.uri,
+            presenter_uuid=presenter.uuid,
+            source="video",
+        ).body()
+
+    def stop_presentation(self, room: Room) -> None:
+        presenter = room.participants.get(room.presenter_uuid or "")
+        room.presenter_uuid = None
+        if presenter is not None:
+            presenter.is_presenting = False
+            self.emit_room(room, "presentation_stop", None, exclude=presenter.uuid)
+            self.participant_updated(presenter)
+        else:
+            self.emit_room(room, "presentation_stop", None)
+
+    # -- stage and layout -----------------------------------------------------------------------
+
+    def _stage(self, room: Room) -> list[dict[str, Any]]:
+        return [
+            wire_events.StageEntry(participant_uuid=p.uuid, stage_index=i, vad=0).body()
+            for i, p in enumerate(self._ordered_media(room))
+        ]
+
+    def _layout_for(self, participant: Participant, room: Room) -> dict[str, Any]:
+        others = [p.uuid for p in self._ordered_media(room) if p.uuid != participant.uuid]
+        requested = room.transforms.get("layout") or room.transforms.get("host_layout")
+        return wire_events.LayoutData(
+            view=VIEW_NAMES.get(room.layout, room.layout),
+            participants=others if participant.has_media else [],
+            requested_layout=requested,
+            overlay_text_enabled=bool(room.transforms.get("enable_overlay_text", False)),
+        ).body()
+
+    def _ordered_media(self, room: Room) -> list[Participant]:
+        media = room.media_participants()
+        media.sort(key=lambda p: (p.spotlight == 0, p.spotlight, p.start_time))
+        return media
+
+    def refresh_media_views(self, room: Room) -> None:
+        """Send ``stage`` to the room and ``layout`` to each client whose view changed."""
+        stage = self._stage(room)
+        if stage != self._last_stage.get(room.id):
+            self._last_stage[room.id] = stage
+            self.emit_room(room, "stage", stage)
+        for p in list(room.participants.values()):
+            if p.kind != "client":
+                continue
+            layout = self._layout_for(p, room)
+            if layout != self._last_layout.get(p.uuid):
+                self._last_layout[p.uuid] = layout
+                self.bus.send(p.uuid, "layout", layout)

@@ -1,0 +1,66 @@
+"""Node status, theme, layouts, and the images: avatar and presentation frames."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import assets
+from .model import BadRequestError, NotFoundError
+from .node import MAINTENANCE
+from .web_util import NODE, RouteSpec, context, failed, ok, target_of
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    if request.app[NODE].maintenance:
+        return failed(503, MAINTENANCE)
+    return ok("OK")
+
+
+async def theme(request: web.Request) -> web.StreamResponse:
+    return ok(assets.theme())
+
+
+async def theme_file(request: web.Request) -> web.StreamResponse:
+    data = assets.THEME_FILES.get(request.match_info["path"])
+    if data is None:
+        raise NotFoundError("No such theme resource")
+    return web.Response(body=data, content_type="image/jpeg")
+
+
+async def available_layouts(request: web.Request) -> web.StreamResponse:
+    annotate = request.query.get("annotate", "").lower() in ("true", "1", "yes")
+    if annotate:
+        return ok([{"name": name, "tags": tags} for name, tags in assets.LAYOUTS.items()])
+    return ok(list(assets.LAYOUTS))
+
+
+async def layout_svgs(request: web.Request) -> web.StreamResponse:
+    return ok({name: assets.layout_svg(name) for name in assets.LAYOUTS})
+
+
+async def avatar(request: web.Request) -> web.StreamResponse:
+    target_of(request)
+    return web.Response(body=assets.PLACEHOLDER_JPEG, content_type="image/jpeg")
+
+
+async def presentation(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    frame_id = request.query.get("id") or request.headers.get("id")
+    if not frame_id:
+        raise BadRequestError("Missing presentation frame id")
+    if ctx.room.presenter_uuid is None:
+        raise NotFoundError("No presentation")
+    return web.Response(body=assets.PLACEHOLDER_JPEG, content_type="image/jpeg")
+
+
+ROUTES = [
+    RouteSpec("GET", "/api/client/v2/status", status, "misc.status"),
+    RouteSpec("GET", "theme/", theme, "misc.theme"),
+    RouteSpec("GET", "theme", theme, "misc.theme_bare"),
+    RouteSpec("GET", "theme/{path:.+}", theme_file, "misc.theme_file"),
+    RouteSpec("GET", "available_layouts", available_layouts, "conference.available_layouts"),
+    RouteSpec("GET", "layout_svgs", layout_svgs, "conference.layout_svgs"),
+    RouteSpec("GET", "participants/{participant_uuid}/avatar.jpg", avatar, "participant.avatar"),
+    RouteSpec("GET", "presentation.jpeg", presentation, "misc.presentation"),
+    RouteSpec("GET", "presentation_high.jpeg", presentation, "misc.presentation_high"),
+]

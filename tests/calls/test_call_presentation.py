@@ -1,0 +1,131 @@
+"""The slides m-line: sent after an update to sendonly, received after an update to recvonly,
+through the emulator's relay between two participants; wire order of each renegotiation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from callkit import (
+    Collector,
+    FakeSignalling,
+    PatternVideo,
+    Tracks,
+    close_colour,
+    read_pattern,
+    wait_until,
+)
+
+from pexbot.call import CallOptions, MediaCall
+from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.emulator.media_aiortc_cards import is_waiting_card
+from pexbot.errors import CallError
+from pexbot.sdp import Sdp
+
+BLUE = (30, 60, 230)
+YELLOW = (230, 210, 30)
+RED = (220, 40, 40)
+GREEN = (40, 200, 60)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[AiortcMediaBackend]:
+    b = AiortcMediaBackend(card_size=(320, 180), fps=10.0)
+    yield b
+    await b.aclose()
+
+
+def shows(collector: Collector, colour: tuple[int, int, int]) -> bool:
+    return collector.last is not None and close_colour(read_pattern(collector.last)[0], colour)
+
+
+async def test_presentation_both_ways_between_two_participants(
+    backend: AiortcMediaBackend,
+) -> None:
+    opts = CallOptions(video_codec="vp8")
+    sig_a, sig_b = (
+        FakeSignalling(backend, participant="a"),
+        FakeSignalling(backend, participant="b"),
+    )
+    tracks_a, tracks_b = Tracks(), Tracks()
+    a = MediaCall(sig_a, opts, video=PatternVideo(RED), on_track=tracks_a)
+    b = MediaCall(sig_b, opts, video=PatternVideo(GREEN), on_track=tracks_b)
+    try:
+        await a.start()
+        await b.start()
+        leg_a = backend.leg(a.call_uuid or "")
+
+        # a presents: take_floor -> update (slides sendonly) -> ack {}.
+        mark = len(sig_a.records)
+        await a.start_presenting(PatternVideo(BLUE, fps=5.0))
+        assert sig_a.names()[mark:] == ["take_floor", "update", "ack"]
+        update_sdp = sig_a.records[mark + 1][1]["sdp"]
+        slides = Sdp.parse(update_sdp).media[2]
+        assert slides.direction == "sendonly" and slides.value("content") == "slides"
+        assert sig_a.records[mark + 2][1] == {}
+        await wait_until(lambda: leg_a.frames_in["slides"] >= 3, what="a's slides at the node")
+        assert close_colour(read_pattern(leg_a.last_in["slides"])[0], BLUE)
+
+        # b receives it: update (slides recvonly) -> ack; the track comes as "presentation".
+        await b.receive_presentation()
+        pres_b = await tracks_b.get("presentation", "video")
+        await wait_until(lambda: shows(pres_b, BLUE), what="a's slides at b")
+        main_b = await tracks_b.get("main", "video")
+        assert shows(main_b, RED)  # main video still a's camera
+
+        # Now b presents and a receives: a's own presentation stops first.
+        await b.start_presenting(PatternVideo(YELLOW, fps=5.0))
+        mark = len(sig_a.records)
+        await a.receive_presentation()
+        assert sig_a.names()[mark:] == ["release_floor", "update", "ack", "update", "ack"]
+        assert not a.presenting
+        pres_a = await tracks_a.get("presentation", "video")
+        await wait_until(lambda: shows(pres_a, YELLOW), what="b's slides at a")
+
+        # b stops: a's slides line gets the waiting card, as nobody presents.
+        await b.stop_presenting()
+        await wait_until(lambda: is_waiting_card(pres_a.last), what="card after b stopped")
+        await a.stop_receiving_presentation()
+        assert Sdp.parse(sig_a.records[-2][1]["sdp"]).media[2].direction == "inactive"
+    finally:
+        await a.disconnect()
+        await b.disconnect()
+        await tracks_a.close()
+        await tracks_b.close()
+
+
+async def test_present_main_and_video_only_have_no_slides_line(
+    backend: AiortcMediaBackend,
+) -> None:
+    for opts in (
+        CallOptions(video_codec="vp8", present="main"),
+        CallOptions(video_codec="vp8", media_type="video-only"),
+    ):
+        sig = FakeSignalling(backend)
+        call = MediaCall(sig, opts, video=PatternVideo(RED))
+        try:
+            await call.start()
+            body = sig.records[0][1]
+            sdp = Sdp.parse(body["sdp"])
+            assert [s.kind for s in sdp.media] == ["audio", "video"]
+            assert body.get("present") == opts.present
+            assert body["media_type"] == opts.media_type
+            with pytest.raises(CallError, match="no presentation line"):
+                await call.start_presenting(PatternVideo(BLUE))
+        finally:
+            await call.disconnect()
+
+
+async def test_audio_only_call(backend: AiortcMediaBackend) -> None:
+    sig = FakeSignalling(backend)
+    tracks = Tracks()
+    call = MediaCall(sig, CallOptions(media_type="audio"), on_track=tracks)
+    try:
+        await call.start()
+        assert [s.kind for s in Sdp.parse(sig.records[0][1]["sdp"]).media] == ["audio"]
+        audio = await tracks.get("main", "audio")
+        await audio.wait_for(10)
+        assert list(tracks.collectors) == [("main", "audio")]
+    finally:
+        await call.disconnect()
+        await tracks.close()

@@ -1,0 +1,81 @@
+"""The public surface of ``pexbot``: pinned, so a change to it is a deliberate change."""
+
+from __future__ import annotations
+
+import inspect
+
+import pexbot
+from pexbot import errors
+
+EXPECTED = {
+    "GUEST_PIN",
+    "ApiError",
+    "BadRequest",
+    "BreakoutApi",
+    "CallApi",
+    "CallError",
+    "ConferenceApi",
+    "ConferenceNotFound",
+    "ConferenceState",
+    "ConfigError",
+    "DtlsTimeout",
+    "Event",
+    "EventIterator",
+    "EventName",
+    "ExtensionRequired",
+    "FloorDenied",
+    "Forbidden",
+    "HostOnly",
+    "IceTimeout",
+    "IdpRequired",
+    "InvalidPin",
+    "InvalidToken",
+    "JoinDenied",
+    "JoinRefused",
+    "NegotiationError",
+    "NodeApi",
+    "NodeUnavailable",
+    "ParticipantApi",
+    "PexbotError",
+    "PinRequired",
+    "RoomApi",
+    "Session",
+    "SessionEnded",
+    "SessionEndedEvent",
+    "SsoRedirectRequired",
+    "Subscription",
+    "TransportError",
+    "UnexpectedResponse",
+    "__version__",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(pexbot.__all__) == EXPECTED
+    assert len(pexbot.__all__) == len(EXPECTED)  # no duplicates
+    for name in pexbot.__all__:
+        assert hasattr(pexbot, name), name
+
+
+def test_all_is_sorted() -> None:
+    # isort-style (ruff RUF022): CONSTANTS, then Classes, then the rest.
+    def key(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert pexbot.__all__ == sorted(pexbot.__all__, key=key)
+
+
+def test_every_error_class_is_exported() -> None:
+    classes = {
+        name
+        for name, obj in vars(errors).items()
+        if inspect.isclass(obj) and issubclass(obj, errors.PexbotError)
+    }
+    assert classes <= set(pexbot.__all__)
+    assert pexbot.SessionEnded is errors.SessionEnded
+    assert pexbot.SessionEndedEvent is not pexbot.SessionEnded
+
+
+def test_docstring_kept() -> None:
+    assert pexbot.__doc__ == "pexbot: a headless WebRTC endpoint for Pexip Infinity."
+    assert pexbot.GUEST_PIN == "none"
