@@ -9,13 +9,14 @@ apart (a recorder writes the presentation beside the main recording).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from typing import Literal
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
+
+from .errors import MediaError
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ class Sink(ABC):
         return self._closed
 
     def add_track(self, track: MediaStreamTrack, *, role: str = "main") -> None:
-        """Start consuming ``track``. A second track for the same (role, kind) replaces the first."""
+        """Start consuming ``track``; a second track for one (role, kind) replaces the first."""
         if self._closed:
-            raise RuntimeError(f"{type(self).__name__} is closed; cannot add a {track.kind} track")
+            raise MediaError(f"{type(self).__name__} is closed; cannot add a {track.kind} track")
         kind: Kind = "audio" if track.kind == "audio" else "video"
         key = (role, kind)
         old = self._tasks.pop(key, None)
@@ -93,9 +94,10 @@ class Sink(ABC):
             self._tasks.clear()
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:
+                # wait() rather than awaiting each task: a cancellation of close() itself must
+                # propagate, not be swallowed with the pullers' CancelledError.
+                await asyncio.wait(tasks)
             await self.finalise()
 
     async def __aenter__(self) -> Sink:

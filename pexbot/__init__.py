@@ -1,6 +1,7 @@
 """pexbot: a headless WebRTC endpoint for Pexip Infinity."""
 
 from .api import BreakoutApi, CallApi, ConferenceApi, NodeApi, ParticipantApi, RoomApi
+from .call import CallOptions, CallSignalling, MediaCall
 from .dispatch import EventIterator, Subscription
 from .errors import (
     ApiError,
@@ -42,6 +43,8 @@ __all__ = [
     "BreakoutApi",
     "CallApi",
     "CallError",
+    "CallOptions",
+    "CallSignalling",
     "ConferenceApi",
     "ConferenceNotFound",
     "ConferenceState",
@@ -60,6 +63,7 @@ __all__ = [
     "InvalidToken",
     "JoinDenied",
     "JoinRefused",
+    "MediaCall",
     "NegotiationError",
     "NodeApi",
     "NodeUnavailable",

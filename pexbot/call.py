@@ -66,7 +66,14 @@ class CallSignalling(Protocol):
 
 
 class MediaCall:
-    """A Pexip media call: audio, main video and (for ``video`` calls) presentation."""
+    """A Pexip media call: audio, main video and (for ``video`` calls) presentation.
+
+    ``audio`` / ``video`` are the application's sources (any aiortc track; they can be swapped
+    later with :meth:`set_audio_source` / :meth:`set_video_source` and are never stopped by the
+    call). Every remote track is handed to ``on_track(role, track)``, role ``"main"`` (audio and
+    video) or ``"presentation"``; whoever takes a track must keep reading it (aiortc buffers
+    decoded frames without bound). Without ``on_track`` the call reads and discards them.
+    """
 
     def __init__(
         self,

@@ -18,10 +18,16 @@ session ends when:
 - the event stream cannot be re-opened (8 attempts with backoff);
 - a ``spawn(..., critical=True)`` task fails.
 
-Every way out cancels and awaits the tasks, releases the token (even when the closer is itself
-cancelled: the release gets a bounded time), publishes ``SessionEndedEvent``, ends the event
-iterators and closes the HTTP session unless it was injected. Then ``ended`` is set and API
-calls raise ``SessionEnded``.
+Every way out cancels and awaits the tasks, ends the media call, releases the token (even when
+the closer is itself cancelled: the release gets a bounded time), publishes
+``SessionEndedEvent``, ends the event iterators and closes the HTTP session unless it was
+injected. Then ``ended`` is set and API calls raise ``SessionEnded``.
+
+Media. ``await session.call(audio=..., video=..., on_track=...)`` starts a
+:class:`~pexbot.call.MediaCall` owned by the session (one at a time; see
+:mod:`pexbot.call_slot`): events about it are routed to it, and when the application leaves,
+``calls/<uuid>/disconnect`` goes before ``release_token``, as in Pexip's client. When the node
+ends the session (``disconnect``, token lost) the call is closed without that request.
 
 Events. Every event is applied to ``state`` (a ``ConferenceState``) before it is published. Roster
 events are published as what they did to the roster: a re-sync after a reconnect yields
@@ -37,18 +43,22 @@ Secrets: the PIN and tokens never appear in reprs, logs or errors.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
+from aiortc.mediastreams import MediaStreamTrack
 
 from . import wire
 from .api import ApiContext, BreakoutApi, ConferenceApi, NodeApi, ParticipantApi
 from .api.signalling import SessionSignalling
 from .backoff import Backoff
+from .call import CallOptions, MediaCall
+from .call_slot import CallSlot
 from .dispatch import Callback, EventDispatcher, EventIterator, Subscription
 from .errors import SessionEnded
 from .events import (
@@ -134,6 +144,10 @@ class Session:
         self._task_group: asyncio.TaskGroup | None = None
         self._end_requested = asyncio.Event()
         self._synced = asyncio.Event()
+        self._calls = CallSlot(
+            lambda coro: self.spawn(coro, name="pexbot-call-router"),
+            disconnect_timeout=release_timeout,
+        )
 
     def __repr__(self) -> str:
         who = self._info.participant_uuid if self._info else "not joined"
@@ -223,9 +237,16 @@ class Session:
         reason = self.end_reason or USER_DISCONNECT
         try:
             runner = self._runner
+            # The application is leaving (not the node ending us): tell the node about the call.
+            leaving = runner is not None and not runner.done() and not self._end_requested.is_set()
             if runner is not None and not runner.done():
                 runner.cancel()
                 await asyncio.wait({runner})
+            # Official client order: calls/<uuid>/disconnect, then release_token.
+            try:
+                await self._calls.close(reason, tell_node=leaving)
+            except Exception:
+                log.exception("closing the media call failed")
             if self._keeper is not None:
                 await self._keeper.release(reason)
         finally:
@@ -298,6 +319,7 @@ class Session:
                 self._synced.set()
         else:
             self.dispatcher.publish(event)
+        self._calls.on_event(event)
         if isinstance(event, ParticipantCreated | ParticipantUpdated):
             self._track_own_role(event.participant)
         elif isinstance(event, RefreshTokenRequested) and self._keeper is not None:
@@ -371,6 +393,52 @@ class Session:
     def call_signalling(self) -> SessionSignalling:
         """``pexbot.call.CallSignalling`` for a media call of ours."""
         return SessionSignalling(self.me, after_update=self.token_keeper.request_refresh)
+
+    async def call(
+        self,
+        *,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        on_track: Callable[[str, MediaStreamTrack], None] | None = None,
+        options: CallOptions | None = None,
+        **option_overrides: Any,
+    ) -> MediaCall:
+        """Start a media call and return it once media can flow.
+
+        Options come from ``request_token`` (ICE servers, relay-only, call type) unless
+        ``options`` is given; ``option_overrides`` (``media_type="audio"``,
+        ``video_codec="vp8"``...) replace single fields. The session owns the call: events
+        about it are routed to it, ``call_disconnected`` ends it (``call.ended`` /
+        ``call.end_reason``; the event is published as well), and closing the session
+        disconnects it before the token is released. One call at a time: CallError while one
+        is live. Set-up failures raise the call's errors (NegotiationError, IceTimeout...), or
+        SessionEnded when the session ended meanwhile.
+        """
+        if options is None:
+            options = CallOptions.from_token(self.info, **option_overrides)
+        elif option_overrides:
+            options = dataclasses.replace(options, **option_overrides)
+        if self._close_task is not None:
+            raise SessionEnded(self.end_reason or "the session is closing")
+        call = MediaCall(
+            self.call_signalling(), options, audio=audio, video=video, on_track=on_track
+        )
+        self._calls.attach(call)
+        try:
+            await call.start()
+        except BaseException as exc:
+            self._calls.detach(call)
+            if self._close_task is not None and isinstance(exc, Exception):
+                raise SessionEnded(
+                    self.end_reason or "the session ended while the call was starting"
+                ) from exc
+            raise
+        return call
+
+    @property
+    def media_call(self) -> MediaCall | None:
+        """The live media call started with :meth:`call`, if any."""
+        return self._calls.call
 
     def events(
         self, names: Iterable[EventName | str] | None = None, *, maxsize: int = 1000

@@ -18,6 +18,7 @@ Nothing here does I/O except reading the schemas through the ``SchemaBook``.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,12 +58,49 @@ DIVERGENCES: tuple[Divergence, ...] = (
     ),
 )
 
-#: ``(function, status)`` the index does not list but the emulator may answer, and why.
-ALLOWED_STATUSES: dict[tuple[str, int], str] = {}
+#: The shape of every 403 the index does describe (``{"status", "result": <reason>}``); an
+#: allow-listed 403 is still checked against it.
+GENERIC_403 = "validateDisconnectParticipant403"
+_HOST_ONLY = (
+    "host-only room function refused to a Guest (spec: 'only available to conference Hosts'); "
+    "the SDK-20 wrapper lists 200 only because Pexip's app never calls it as a Guest"
+)
+_NOT_IN_BREAKOUT = "asked from the main room, not from inside a breakout room"
 
-#: ``(function, status)`` with no validator in the index that carry no JSON by design.
-BINARY_RESPONSES: dict[tuple[str, int], str] = {
-    ("avatarJpgParticipant", 200): "a JPEG; the SDK wrapper returns the blob unvalidated",
+#: ``(function, status)`` the index does not list but the emulator rightly answers: the reason,
+#: and the validator the answer is checked against instead.
+ALLOWED_STATUSES: dict[tuple[str, int], tuple[str, str]] = {
+    **{
+        (function, 403): (_HOST_ONLY, GENERIC_403)
+        for function in (
+            "dial",
+            "lock",
+            "unlock",
+            "startConference",
+            "muteguests",
+            "unmuteguests",
+            "setGuestsCanUnmute",
+            "disconnect",
+            "transformLayout",
+            "clearAllBuzz",
+            "silentVideoDetection",
+            "videoMixesCreate",
+            "videoMixesConfigure",
+            "videoMixesDelete",
+        )
+    },
+    ("guestLeaveBreakout", 403): (_NOT_IN_BREAKOUT, GENERIC_403),
+    ("guestBreakoutBuzz", 403): (_NOT_IN_BREAKOUT, GENERIC_403),
+    ("guestClearBreakoutBuzz", 403): (_NOT_IN_BREAKOUT, GENERIC_403),
+}
+
+#: ``(function, status)`` the index gives no validator because the body is not JSON: the
+#: content type it must have, and why.
+BINARY_RESPONSES: dict[tuple[str, int], tuple[str, str]] = {
+    ("avatarJpgParticipant", 200): (
+        "image/jpeg",
+        "a JPEG; the SDK wrapper returns the blob unvalidated",
+    ),
 }
 
 
@@ -84,16 +122,22 @@ class Failure:
 
 @dataclass
 class Conformance:
+    """Counts of what was checked, and every failure (see the module docstring)."""
+
     book: SchemaBook
     requests_checked: int = 0
     responses_checked: int = 0
     failures: list[Failure] = field(default_factory=list)
-    divergences: Counter[str] = field(default_factory=Counter)
-    undocumented: Counter[str] = field(default_factory=Counter)
-    no_schema: Counter[str] = field(default_factory=Counter)
-    binary: Counter[str] = field(default_factory=Counter)
+    #: schema endpoints (index ``function`` names) reached, and (function, status) answered
     covered: set[str] = field(default_factory=set)
-    statuses: Counter[str] = field(default_factory=Counter)
+    answered: set[tuple[str, int]] = field(default_factory=set)
+    #: request bodies the client left out where the endpoint has a Body validator
+    bodiless: Counter[str] = field(default_factory=Counter)
+    divergences: Counter[str] = field(default_factory=Counter)
+    undocumented: dict[str, Counter[str]] = field(default_factory=dict)  # reason -> statuses
+    binary: Counter[str] = field(default_factory=Counter)
+    no_schema: Counter[str] = field(default_factory=Counter)  # by emulator route name
+    unrouted: Counter[str] = field(default_factory=Counter)  # no schema, no emulator route
 
     def check_all(self, exchanges: Iterable[Exchange]) -> None:
         for exchange in exchanges:
@@ -104,40 +148,60 @@ class Conformance:
             return
         endpoint = self.book.match(x.method, x.path, x.request_json)
         if endpoint is None:
-            self.no_schema[x.endpoint or f"{x.method} {x.path} (no route)"] += 1
+            if x.endpoint is None:
+                self.unrouted[f"{x.method} {generic_path(x.path)} -> {x.status}"] += 1
+            else:
+                self.no_schema[x.endpoint] += 1
             return
-        self.covered.add(endpoint.function)
-        self.statuses[f"{endpoint.function} {x.status}"] += 1
-        if endpoint.body_validator is not None and x.request_json is not None:
-            self.requests_checked += 1
-            self._validate("request body", endpoint.function, "body", endpoint.body_validator, x,
-                           x.request_json)
-        self._check_response(endpoint.function, endpoint.responses, x)
+        function = endpoint.function
+        self.covered.add(function)
+        self.answered.add((function, x.status))
+        if endpoint.body_validator is not None:
+            if x.request_json is None:
+                self.bodiless[function] += 1
+            else:
+                self.requests_checked += 1
+                self._validate(
+                    "request body", function, "body", endpoint.body_validator, x, x.request_json
+                )
+        self._check_response(function, endpoint.responses, x)
 
     def _check_response(
         self, function: str, responses: dict[int, tuple[str, str]], x: Exchange
     ) -> None:
-        known = responses.get(x.status)
-        if known is None:
-            key = (function, x.status)
-            if key in BINARY_RESPONSES:
-                self.binary[f"{function} {x.status}"] += 1
-            elif key in ALLOWED_STATUSES:
-                self.undocumented[f"{function} {x.status}"] += 1
-            else:
-                listed = ", ".join(map(str, sorted(responses)))
-                self.failures.append(
-                    Failure("status", function, x.method, x.path, x.status,
-                            (f"index lists only {listed}",))
+        key = (function, x.status)
+        if x.status in responses:
+            validator, content_type = responses[x.status]
+        elif key in ALLOWED_STATUSES:
+            reason, validator = ALLOWED_STATUSES[key]
+            content_type = "application/json"
+            self.undocumented.setdefault(reason, Counter())[f"{function} {x.status}"] += 1
+        elif key in BINARY_RESPONSES:
+            expected, _ = BINARY_RESPONSES[key]
+            self.binary[f"{function} {x.status}"] += 1
+            if x.content_type != expected:
+                self._fail(
+                    "response",
+                    x,
+                    function,
+                    f"content type {x.content_type!r}, expected {expected!r}",
                 )
             return
-        validator, content_type = known
+        else:
+            listed = ", ".join(map(str, sorted(responses)))
+            self._fail("status", x, function, f"the index lists only {listed}")
+            return
         self.responses_checked += 1
         if content_type == "text":
-            payload: Any = response_text(x)
+            self._validate(
+                "response", function, f"response {x.status}", validator, x, response_text(x)
+            )
+        elif x.content_type != "application/json" or x.response_json is None:
+            self._fail("response", x, function, f"not JSON ({x.content_type or 'no body'})")
         else:
-            payload = x.response_json
-        self._validate("response", function, f"response {x.status}", validator, x, payload)
+            self._validate(
+                "response", function, f"response {x.status}", validator, x, x.response_json
+            )
 
     def _validate(
         self, kind: str, function: str, what: str, validator: str, x: Exchange, data: Any
@@ -146,38 +210,68 @@ class Conformance:
         if not errors:
             return
         for divergence in DIVERGENCES:
-            if divergence.function == function and divergence.kind == what:
-                if divergence.applies(data):
-                    self.divergences[f"{function} {what}: {divergence.reason}"] += 1
-                    return
+            if (divergence.function, divergence.kind) == (function, what) and divergence.applies(
+                data
+            ):
+                self.divergences[f"{function} {what}: {divergence.reason}"] += 1
+                return
         self.failures.append(Failure(kind, function, x.method, x.path, x.status, tuple(errors)))
 
-    def summary(self, index_size: int) -> str:
+    def _fail(self, kind: str, x: Exchange, function: str, error: str) -> None:
+        self.failures.append(Failure(kind, function, x.method, x.path, x.status, (error,)))
+
+    def summary(self, index: set[str], not_reached: dict[str, str]) -> str:
+        """The counts, then every category with what fell in it (printed by the test)."""
+        pairs = {(e.function, status) for e in self.book.endpoints for status in e.responses}
+        undocumented = sum(sum(c.values()) for c in self.undocumented.values())
         lines = [
-            f"conformance: {self.requests_checked} request bodies checked, "
-            f"{self.responses_checked} responses checked, "
-            f"{len(self.failures)} failures; "
-            f"{len(self.covered)} of {index_size} schema endpoints covered; "
-            f"{sum(self.no_schema.values())} exchanges on {len(self.no_schema)} spec-only "
-            "endpoints without schema",
-            "  no schema: " + ", ".join(f"{k} x{v}" for k, v in sorted(self.no_schema.items())),
+            f"conformance: {self.requests_checked} request bodies checked "
+            f"({self._failed('request body')} failures), {self.responses_checked} responses "
+            f"checked ({self._failed('response')} failures; {self._failed('status')} statuses "
+            f"the index does not list, {undocumented} more allow-listed)",
+            f"  coverage: {len(self.covered & index)} of {len(index)} schema endpoints reached, "
+            f"{len(self.answered & pairs)} of {len(pairs)} (endpoint, status) pairs answered; "
+            f"{len(self.no_schema)} spec-only endpoints without schema "
+            f"({sum(self.no_schema.values())} exchanges)",
+            "  no schema: " + _counts(self.no_schema),
         ]
+        lines += [f"  not reached: {name} ({why})" for name, why in sorted(not_reached.items())]
+        if self.unrouted:
+            lines.append("  no schema and no emulator route: " + _counts(self.unrouted))
+        if self.bodiless:
+            lines.append(
+                "  no body sent where the index has a Body validator: " + _counts(self.bodiless)
+            )
         if self.binary:
             lines.append("  binary (no validator by design): " + _counts(self.binary))
-        if self.divergences:
-            lines.append("  documented divergences: " + _counts(self.divergences))
-        if self.undocumented:
-            lines.append("  undocumented statuses (allow-listed): " + _counts(self.undocumented))
+        lines += [f"  documented divergence x{n}: {what}" for what, n in self.divergences.items()]
+        lines += [
+            f"  undocumented status, allow-listed ({reason}): {_counts(counts)}"
+            for reason, counts in self.undocumented.items()
+        ]
         lines += [f"  FAIL {failure}" for failure in self.failures]
         return "\n".join(lines)
 
+    def _failed(self, kind: str) -> int:
+        return sum(1 for f in self.failures if f.kind == kind)
+
 
 def _counts(counter: Counter[str]) -> str:
-    return "; ".join(f"{k} x{v}" for k, v in sorted(counter.items()))
+    return ", ".join(f"{k} x{v}" for k, v in sorted(counter.items()))
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def generic_path(path: str) -> str:
+    """``path`` below the conference, with UUIDs as ``{uuid}``: one key per kind of request."""
+    rest = path.split("/", 6)[-1] if path.startswith(API_PREFIX + "conferences/") else path
+    return UUID.sub("{uuid}", rest)
 
 
 def response_text(x: Exchange) -> str:
-    """What ``res.text()`` would give: the traffic keeps JSON parsed, so serialise it back."""
+    """What the SDK's ``res.text()`` reads. The traffic keeps JSON parsed (and no other body),
+    so a JSON answer is serialised back; any other body is still a string."""
     if x.response_json is not None:
         return json.dumps(x.response_json)
     return ""

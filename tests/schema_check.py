@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from jsonschema.exceptions import best_match
 
 PREFIX = "/api/client/v2/conferences/{conferenceAlias}"
 
@@ -54,15 +55,20 @@ def strip_unknown(data: Any, schema: dict[str, Any], root: dict[str, Any]) -> An
     """Return a copy of ``data`` with keys the schema does not allow deleted (ajv 'failing')."""
     schema = _resolve(schema, root)
     if "oneOf" in schema or "anyOf" in schema:
-        branches = schema.get("oneOf") or schema.get("anyOf")
+        branches: list[dict[str, Any]] = schema.get("oneOf") or schema.get("anyOf") or []
+        attempts: list[tuple[int, Any]] = []
         for branch in branches:
             stripped = strip_unknown(data, branch, root)
             validator = jsonschema.Draft6Validator(
                 {**_resolve(branch, root), "definitions": root.get("definitions", {})}
             )
-            if validator.is_valid(stripped):
+            errors = sum(1 for _ in validator.iter_errors(stripped))
+            if not errors:
                 return stripped
-        return data
+            attempts.append((errors, stripped))
+        # Invalid under every branch: keep the closest branch's stripping, so the errors
+        # reported are about what is wrong, not about unknown keys ajv would have removed.
+        return min(attempts, key=lambda a: a[0])[1] if attempts else data
     if isinstance(data, dict) and schema.get("type") in ("object", None):
         props = schema.get("properties", {})
         additional = schema.get("additionalProperties", True)
@@ -103,7 +109,8 @@ class SchemaBook:
 
     @cached_property
     def index(self) -> dict[str, Any]:
-        return json.loads((self.directory / "index.json").read_text())
+        index: dict[str, Any] = json.loads((self.directory / "index.json").read_text())
+        return index
 
     @cached_property
     def endpoints(self) -> list[Endpoint]:
@@ -150,7 +157,7 @@ class SchemaBook:
         schema = self.schema(validator)
         stripped = strip_unknown(data, schema, schema)
         checker = jsonschema.Draft6Validator(schema)
-        return [
-            f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-            for e in checker.iter_errors(stripped)
-        ]
+        # A oneOf/anyOf error only says "not valid under any of the given schemas": name the
+        # most relevant error inside it instead.
+        leaves = (best_match([e]) or e for e in checker.iter_errors(stripped))
+        return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in leaves]

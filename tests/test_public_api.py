@@ -14,6 +14,8 @@ EXPECTED = {
     "BreakoutApi",
     "CallApi",
     "CallError",
+    "CallOptions",
+    "CallSignalling",
     "ConferenceApi",
     "ConferenceNotFound",
     "ConferenceState",
@@ -32,6 +34,7 @@ EXPECTED = {
     "InvalidToken",
     "JoinDenied",
     "JoinRefused",
+    "MediaCall",
     "NegotiationError",
     "NodeApi",
     "NodeUnavailable",
@@ -74,6 +77,15 @@ def test_every_error_class_is_exported() -> None:
     assert classes <= set(pexbot.__all__)
     assert pexbot.SessionEnded is errors.SessionEnded
     assert pexbot.SessionEndedEvent is not pexbot.SessionEnded
+
+
+def test_media_call_surface() -> None:
+    # What Session.call hands back and takes, reachable from the package root.
+    assert pexbot.MediaCall is pexbot.call.MediaCall
+    assert pexbot.CallOptions is pexbot.call.CallOptions
+    params = inspect.signature(pexbot.Session.call).parameters
+    assert {"audio", "video", "on_track", "options", "option_overrides"} <= set(params)
+    assert all(p.kind is not p.POSITIONAL_OR_KEYWORD for n, p in params.items() if n != "self")
 
 
 def test_docstring_kept() -> None:

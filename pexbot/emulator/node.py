@@ -316,7 +316,9 @@ class Node(RoomEvents):
         self.emit_room(room, "participant_delete", {"uuid": participant.uuid})
         self.refresh_media_views(room)
         if participant.kind == "client" and participant.is_host:
-            for breakout in conference.breakouts.values():
+            # A copy: removing the last control participant can end the conference, which
+            # closes its breakouts while we walk them.
+            for breakout in list(conference.breakouts.values()):
                 for control in [
                     p for p in breakout.participants.values() if p.control_of == participant.uuid
                 ]:

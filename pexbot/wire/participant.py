@@ -61,12 +61,13 @@ class Participant(WireModel):
     needs_presentation_in_mix: bool | None = None
     overlay_text: str = ""
     presentation_supported: YesNo | None = None
-    protocol: Literal["api", "webrtc", "sip", "rtmp", "h323", "teams", "mssip", ""] = "api"
+    # Open sets: newer nodes add protocols and service types; keep what they send.
+    protocol: Literal["api", "webrtc", "sip", "rtmp", "h323", "teams", "mssip", ""] | str = "api"
     receive_from_audio_mix: str | None = None
     role: Literal["chair", "guest"] = "guest"
     rx_presentation_policy: Literal["ALLOW", "DENY"] = "ALLOW"
     send_to_audio_mixes: list[AudioMix] | None = None
-    service_type: ParticipantServiceType | None = None
+    service_type: ParticipantServiceType | str | None = None
     show_live_captions: bool | None = None
     spotlight: float = 0
     start_time: float = 0

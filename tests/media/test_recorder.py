@@ -136,11 +136,12 @@ async def test_close_finalises_while_tracks_are_still_running(tmp_path: Path) ->
     recorder.add_track(video)
     recorder.add_track(audio)
     await asyncio.sleep(1.5)
+    before = recorder.elapsed()
     await recorder.close()  # cancels the pulling tasks mid-recv
-    elapsed = recorder.elapsed()
+    after = recorder.elapsed()
     await recorder.close()
     result = analyse(tmp_path / "cut.webm")
-    assert result.duration is not None and abs(result.duration - elapsed) < 0.5
+    assert result.duration is not None and before - 0.5 < result.duration < after + 0.1
     assert len(result.video_numbers) == recorder.stats()["main"].streams["video"].frames_written
 
 

@@ -14,6 +14,7 @@ from av import VideoFrame
 from av.frame import Frame
 from rec_synth import SynthAudio, SynthVideo, VirtualTime, analyse, wait_ended
 
+from media.errors import MediaError
 from media.mux import RecordingError
 from media.recorder import Recorder
 
@@ -166,7 +167,7 @@ async def test_close_twice_and_after_a_track_raised(tmp_path: Path) -> None:
     result = analyse(tmp_path / "f.mkv")
     assert result.video_numbers == list(range(30))
     assert result.audio_end is not None and abs(result.audio_end - 2.0) < 0.05
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(MediaError, match="closed"):
         recorder.add_track(SynthVideo(clock, t_ref))
 
 
