@@ -35,6 +35,23 @@ from media.synthetic import (
 )
 from media.tone import ToneDetector, ToneSpec, tone_samples
 
+# isort: split
+# --- presenter: slides, images, videos and tracks as one presentation track ---
+from media.content import ContentCaps, ItemFeed
+from media.presenter import PresentationPlaylist, PresentationTrack
+from media.slides import (
+    EmptyFolderError,
+    ImageItem,
+    MissingSourceError,
+    PresentationItem,
+    TrackItem,
+    UnreadableImageError,
+    UnreadableMediaError,
+    VideoItem,
+    deck_items,
+    items_from_paths,
+)
+
 __all__ = [
     # --- sinks: recording, frame callbacks, discard ---
     "CallbackSink",
@@ -87,4 +104,22 @@ __all__ += [
     "draw_code",
     "find_codes",
     "tone_samples",
+]
+
+# --- presenter: slides, images, videos and tracks as one presentation track ---
+__all__ += [
+    "ContentCaps",
+    "EmptyFolderError",
+    "ImageItem",
+    "ItemFeed",
+    "MissingSourceError",
+    "PresentationItem",
+    "PresentationPlaylist",
+    "PresentationTrack",
+    "TrackItem",
+    "UnreadableImageError",
+    "UnreadableMediaError",
+    "VideoItem",
+    "deck_items",
+    "items_from_paths",
 ]

@@ -21,7 +21,6 @@ the call is only closed, again like Pexip's client.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -99,7 +98,7 @@ class CallSlot:
         if tell_node:
             try:
                 async with asyncio.timeout(self._disconnect_timeout):
-                    await asyncio.shield(call.disconnect(reason))
+                    await call.disconnect(reason)
             except TimeoutError:
                 log.warning("call disconnect took over %.1f s; closing", self._disconnect_timeout)
         await call.close(reason)
@@ -113,22 +112,28 @@ class CallSlot:
         self, call: MediaCall, queue: asyncio.Queue[CallDisconnected | NewCandidate]
     ) -> None:
         ended = asyncio.ensure_future(call.ended.wait())
+        getter: asyncio.Future[CallDisconnected | NewCandidate] | None = None
         try:
             while not ended.done():
                 getter = asyncio.ensure_future(queue.get())
                 await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
-                    getter.cancel()
                     break
                 await self._apply(call, getter.result())
         finally:
             ended.cancel()
+            if getter is not None:
+                getter.cancel()
         if self._call is call:
             # The call ended by itself (media failed) or the node ended it: free the slot.
             self._call = self._queue = None
             self._router = None
-            with contextlib.suppress(Exception):
-                await call.disconnect(call.end_reason or "media call ended")
+        # Tell the node (unless it ended the call itself: then the call is closed already and
+        # this does nothing), and release the peer connection.
+        try:
+            await call.disconnect(call.end_reason or "media call ended")
+        except Exception as exc:
+            log.warning("closing the ended call %s failed: %r", call.call_uuid, exc)
 
     async def _apply(self, call: MediaCall, event: CallDisconnected | NewCandidate) -> None:
         if isinstance(event, CallDisconnected):

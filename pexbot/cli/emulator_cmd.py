@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from ..emulator import Emulator, EmulatorConfig, load_config
+from ..emulator.media import MEDIA_CHOICES
 
 
 def add_parser(subparsers: Any) -> None:
@@ -28,7 +29,34 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
     )
+    parser.add_argument(
+        "--media",
+        choices=MEDIA_CHOICES,
+        default="compose",
+        help="compose: transcoded conference (layouts, audio mix; default); "
+        "relay: the other participant's media 1:1; none: signalling only",
+    )
+    parser.add_argument(
+        "--video-size",
+        type=_size,
+        default=(640, 360),
+        metavar="WxH",
+        help="size of the video the node sends (default 640x360)",
+    )
+    parser.add_argument(
+        "--fps", type=float, default=15.0, help="frame rate of the video the node sends (15)"
+    )
     parser.set_defaults(run=run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"sides must be even and at least 16, got {text!r}")
+    return width, height
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -38,11 +66,20 @@ async def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still raises
             loop.add_signal_handler(sig, stop.set)
-    async with Emulator(config, host=args.host, port=args.port) as emu:
+    emulator = Emulator(
+        config,
+        host=args.host,
+        port=args.port,
+        media=args.media,
+        media_size=args.video_size,
+        media_fps=args.fps,
+    )
+    async with emulator as emu:
         print(emu.base_url, flush=True)
         print(
             f"pexbot emulator: {len(config.conferences)} configured conference(s), "
-            f"default_vmr={'on' if config.default_vmr else 'off'}; Ctrl-C to stop",
+            f"default_vmr={'on' if config.default_vmr else 'off'}, media={args.media}; "
+            "Ctrl-C to stop",
             file=sys.stderr,
             flush=True,
         )

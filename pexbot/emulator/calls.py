@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from typing import Protocol, TypeVar
 
 from .. import wire
+from ..errors import NegotiationError
 from .media import CallContext
 from .model import (
     ApiRefusal,
@@ -89,7 +90,8 @@ async def _media_step(what: str, step: Awaitable[T]) -> T:
         return await step
     except ApiRefusal:
         raise
-    except ValueError as exc:
+    except (ValueError, NegotiationError) as exc:
+        # A malformed or unanswerable offer is the client's fault: 400 with the reason.
         raise BadRequestError(f"Media backend refused the SDP: {exc}") from None
     except Exception:
         log.exception("media backend failed in %s", what)

@@ -4,13 +4,18 @@
 ``new_candidate``, ``update``, ``calls/<id>/disconnect``) hand every SDP and candidate to it.
 :class:`NullMediaBackend` answers with a valid SDP that rejects every m-line (port 0), so a
 client can go through the whole signalling dance without any media flowing.
+
+A composing backend also has the :class:`ComposingBackend` methods: the node tells it what each
+participant is shown (:class:`MediaView`: the layout and the participants in tile order, the
+very list the ``layout`` event carries) and hears back who is speaking.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,37 @@ class MediaBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MediaView:
+    """What one participant is sent: ``layout`` (canonical name, see :mod:`.layouts`) filled
+    with ``participants`` in tile order (tile 0: the main speaker position)."""
+
+    layout: str
+    participants: tuple[str, ...]
+
+
+class VoiceListener(Protocol):
+    def voice_activity(self, room_id: str, participant_uuid: str, speaking: bool) -> None:
+        """A participant started or stopped speaking (called on the event loop)."""
+        ...
+
+
+@runtime_checkable
+class ComposingBackend(Protocol):
+    """Optional extras of a backend that composes layouts (the node uses them if present)."""
+
+    def set_views(self, room_id: str, views: Mapping[str, MediaView]) -> None:
+        """The view of every participant of the room, by participant uuid (all of them, each
+        time: a participant missing from ``views`` is shown nothing)."""
+        ...
+
+    def set_voice_listener(self, listener: VoiceListener | None) -> None: ...
+
+    def participant_moved(self, participant_uuid: str, room_id: str) -> None:
+        """The participant's calls now belong to another room (breakouts)."""
+        ...
 
 
 def reject_all_answer(offer_sdp: str) -> str:
@@ -110,3 +146,29 @@ class NullMediaBackend:
 
     async def aclose(self) -> None:
         self.calls.clear()
+
+
+#: ``compose``: a transcoding conference (layouts, audio mix); ``relay``: the other participant's
+#: media 1:1; ``none``: signalling only (:class:`NullMediaBackend`)
+MediaChoice = Literal["compose", "relay", "none"]
+MEDIA_CHOICES: tuple[MediaChoice, ...] = ("compose", "relay", "none")
+
+
+def make_media_backend(
+    choice: MediaChoice = "compose", *, size: tuple[int, int] = (640, 360), fps: float = 15.0
+) -> MediaBackend:
+    """A backend by name; ``size`` and ``fps`` are those of the pictures the node sends."""
+    if choice == "none":
+        return NullMediaBackend()
+    if choice not in MEDIA_CHOICES:
+        raise ValueError(f"unknown media backend {choice!r}; choose one of {MEDIA_CHOICES}")
+    # aiortc is imported only when media is wanted.
+    from .media_aiortc import AiortcMediaBackend
+
+    if choice == "relay":
+        return AiortcMediaBackend(card_size=size, fps=fps)
+    from .compositor import compose_router_factory
+
+    return AiortcMediaBackend(
+        router_factory=compose_router_factory(size=size, fps=fps), card_size=size, fps=fps
+    )

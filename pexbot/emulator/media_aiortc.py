@@ -3,8 +3,11 @@
 Each call gets a :class:`~.media_aiortc_router.Leg` whose outputs are long-lived tracks gated on
 the ``ack`` (nothing is sent before it, like Infinity), and a per-room
 :class:`~.media_aiortc_router.MediaRouter` decides what each leg receives. The default
-:class:`~.media_aiortc_router.RelayRouter` relays the other participant's media 1:1; pass
-another ``router_factory`` for composition.
+:class:`~.media_aiortc_router.RelayRouter` relays the other participant's media 1:1;
+``router_factory=compose_router_factory(...)`` (:mod:`.compositor`) makes a transcoding
+conference. The backend is also a :class:`~.media.ComposingBackend`: it passes the node's views
+to the routers, their voice activity to the node, and moves calls with their participant
+between rooms.
 
 The answerer uses ``MAX_COMPAT``: it follows the offer's BUNDLE group when there is one (all
 m-lines then share the first transport) and still works with an unbundled offer. Offers are
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiortc import (
@@ -45,7 +50,7 @@ from ..sdp_remote import (
     sanitise_remote,
 )
 from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack
-from .media import CallContext
+from .media import CallContext, MediaView, VoiceListener
 from .media_aiortc_cards import WaitingCard
 from .media_aiortc_router import Leg, MediaRouter, OutputTrack, RelayRouter
 
@@ -82,6 +87,10 @@ class AiortcMediaBackend:
         self._peers: dict[str, _Peer] = {}
         self._routers: dict[str, MediaRouter] = {}
         self._room_calls: dict[str, set[str]] = {}
+        self._views: dict[str, dict[str, MediaView]] = {}  # by room, for routers made later
+        self._voice: VoiceListener | None = None
+        self._moves: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # --- inspection (tests, diagnostics) -------------------------------------------------
 
@@ -97,6 +106,10 @@ class AiortcMediaBackend:
     # --- MediaBackend ----------------------------------------------------------------------
 
     async def open_call(self, call: CallContext, offer_sdp: str) -> str:
+        if not offer_sdp.lstrip().startswith("v=0") or "\nm=" not in offer_sdp:
+            raise NegotiationError(
+                f"call {call.call_uuid}: the offer is not an SDP with media sections"
+            )
         if call.call_uuid in self._peers:
             await self.close_call(call.call_uuid)
         pc = RTCPeerConnection(
@@ -111,12 +124,7 @@ class AiortcMediaBackend:
         peer = _Peer(leg, pc, gate, roles)
         pc.on("track", lambda track: self._track_arrived(peer, track))
         self._peers[call.call_uuid] = peer
-        room = leg.room
-        router = self._routers.get(room)
-        if router is None:
-            router = self._routers[room] = self._router_factory(room)
-        self._room_calls.setdefault(room, set()).add(call.call_uuid)
-        router.leg_added(leg)
+        self._join(leg)
         try:
             return await self._answer(peer, offer_sdp)
         except BaseException:
@@ -149,17 +157,7 @@ class AiortcMediaBackend:
         peer = self._peers.pop(call_uuid, None)
         if peer is None:
             return
-        room = peer.leg.room
-        router = self._routers.get(room)
-        if router is not None:
-            await router.leg_removed(peer.leg)
-        calls = self._room_calls.get(room, set())
-        calls.discard(call_uuid)
-        if not calls:
-            self._room_calls.pop(room, None)
-            router = self._routers.pop(room, None)
-            if router is not None:
-                await router.aclose()
+        await self._leave(peer.leg)
         with contextlib.suppress(Exception):
             await peer.pc.close()
         for output in peer.leg.outputs.values():
@@ -170,7 +168,35 @@ class AiortcMediaBackend:
         if router is not None:
             router.layout_changed(layout)
 
+    # --- ComposingBackend -------------------------------------------------------------------
+
+    def set_views(self, room_id: str, views: Mapping[str, MediaView]) -> None:
+        self._views[room_id] = dict(views)
+        router = self._routers.get(room_id)
+        if router is not None:
+            router.views_changed(views)
+
+    def set_voice_listener(self, listener: VoiceListener | None) -> None:
+        self._voice = listener
+        for room, router in self._routers.items():
+            router.watch_voice(self._voice_callback(room))
+
+    def participant_moved(self, participant_uuid: str, room_id: str) -> None:
+        legs = [
+            p.leg
+            for p in self._peers.values()
+            if p.leg.call.participant_uuid == participant_uuid and p.leg.room != room_id
+        ]
+        if legs and not self._closed:
+            task = asyncio.get_running_loop().create_task(self._move(legs, room_id))
+            self._moves.add(task)
+            task.add_done_callback(self._moves.discard)
+
     async def aclose(self) -> None:
+        self._closed = True
+        for task in list(self._moves):
+            task.cancel()
+        await asyncio.gather(*self._moves, return_exceptions=True)
         for call_uuid in list(self._peers):
             await self.close_call(call_uuid)
         for router in self._routers.values():
@@ -178,6 +204,48 @@ class AiortcMediaBackend:
         self._routers.clear()
 
     # --- internals -----------------------------------------------------------------------
+
+    def _join(self, leg: Leg) -> None:
+        room = leg.room
+        router = self._routers.get(room)
+        if router is None:
+            router = self._routers[room] = self._router_factory(room)
+            router.watch_voice(self._voice_callback(room))
+            views = self._views.get(room)
+            if views is not None:
+                router.views_changed(views)
+        self._room_calls.setdefault(room, set()).add(leg.call.call_uuid)
+        router.leg_added(leg)
+
+    async def _leave(self, leg: Leg) -> None:
+        room = leg.room
+        router = self._routers.get(room)
+        if router is not None:
+            await router.leg_removed(leg)
+        calls = self._room_calls.get(room, set())
+        calls.discard(leg.call.call_uuid)
+        if not calls:
+            self._room_calls.pop(room, None)
+            self._views.pop(room, None)
+            router = self._routers.pop(room, None)
+            if router is not None:
+                await router.aclose()
+
+    async def _move(self, legs: list[Leg], room_id: str) -> None:
+        for leg in legs:
+            if self._peers.get(leg.call.call_uuid, None) is None:
+                continue  # closed meanwhile
+            await self._leave(leg)
+            if self._peers.get(leg.call.call_uuid, None) is None:
+                continue
+            leg.call = dataclasses.replace(leg.call, room_id=room_id)
+            self._join(leg)
+            self._routers[room_id].inputs_changed(leg)
+
+    def _voice_callback(self, room: str) -> Callable[[str, bool], None] | None:
+        if self._voice is None:
+            return None
+        return functools.partial(self._voice.voice_activity, room)
 
     def _output(self, role: MediaRole, gate: asyncio.Event) -> OutputTrack:
         if role == "audio":

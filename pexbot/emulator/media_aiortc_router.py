@@ -8,7 +8,8 @@ for a test call, the waiting card when alone); a compositor (grid, main speaker,
 another router that taps the same inputs and sets composed tracks as output sources.
 
 Every input is read continuously by a :class:`Fanout` (aiortc queues decoded frames without
-bound until someone reads them) which hands each frame to any number of taps.
+bound until someone reads them) which hands each frame to any number of taps (tracks that
+restamp what they get, so each gets its own copy) and watchers (callbacks that only look).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,9 +28,14 @@ from av.frame import Frame
 
 from ..sdp import MediaRole
 from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack
-from .media import CallContext
+from .media import CallContext, MediaView
+
+log = logging.getLogger(__name__)
 
 OutputTrack = OutgoingAudioTrack | OutgoingVideoTrack
+#: (participant uuid, speaking)
+VoiceCallback = Callable[[str, bool], None]
+FrameWatcher = Callable[[AudioFrame | VideoFrame], None]
 
 
 @dataclass(eq=False)
@@ -62,6 +70,14 @@ class MediaRouter(Protocol):
         ...
 
     def layout_changed(self, layout: str) -> None: ...
+    def views_changed(self, views: Mapping[str, MediaView]) -> None:
+        """What each participant (by uuid) is to be shown, decided by the node."""
+        ...
+
+    def watch_voice(self, callback: VoiceCallback | None) -> None:
+        """Report who starts / stops speaking (routers that decode audio may)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -99,6 +115,7 @@ class Fanout:
         self.role = role
         self.track = track
         self._taps: set[Tap] = set()
+        self._watchers: list[FrameWatcher] = []
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"fanout-{leg.call.call_uuid}-{role}"
         )
@@ -114,6 +131,15 @@ class Fanout:
         self._taps.discard(tap)
         tap.push(None)
 
+    def watch(self, watcher: FrameWatcher) -> None:
+        """Call ``watcher`` with every frame, on the event loop. It gets the original frame,
+        shared with others: it may read it (or hand it to a thread to read), not change it."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: FrameWatcher) -> None:
+        with contextlib.suppress(ValueError):
+            self._watchers.remove(watcher)
+
     async def _run(self) -> None:
         try:
             while True:
@@ -121,6 +147,11 @@ class Fanout:
                 if isinstance(frame, AudioFrame | VideoFrame):
                     self.leg.frames_in[self.role] += 1
                     self.leg.last_in[self.role] = frame
+                    for watcher in list(self._watchers):
+                        try:
+                            watcher(frame)
+                        except Exception:
+                            log.exception("watcher of %s %s failed", self.leg.room, self.role)
                     # Each consumer restamps its frames: only the first gets the original.
                     for i, tap in enumerate(self._taps):
                         tap.push(frame if i == 0 else clone_frame(frame))
@@ -129,6 +160,10 @@ class Fanout:
         finally:
             for tap in self._taps:
                 tap.push(None)
+
+    def cancel(self) -> None:
+        """Stop reading now; :meth:`aclose` still has to be awaited."""
+        self._task.cancel()
 
     async def aclose(self) -> None:
         self._task.cancel()
@@ -154,8 +189,10 @@ class RelayRouter:
     def __init__(self, room: str) -> None:
         self.room = room
         self.layout: str | None = None
+        self.views: dict[str, MediaView] = {}
         self._legs: list[Leg] = []
         self._fanouts: dict[tuple[Leg, MediaRole], Fanout] = {}
+        self._retired: list[Fanout] = []  # replaced by a renegotiation: cancelled, not awaited
         self._routes: dict[tuple[Leg, MediaRole], tuple[Fanout, Tap]] = {}
 
     @property
@@ -173,24 +210,37 @@ class RelayRouter:
             self._unroute(key)
         for key in [k for k in self._fanouts if k[0] is leg]:
             await self._fanouts.pop(key).aclose()
+        for fanout in [f for f in self._retired if f.leg is leg]:
+            self._retired.remove(fanout)
+            await fanout.aclose()
         self._refresh()
 
     def inputs_changed(self, leg: Leg) -> None:
         for role, track in leg.inputs.items():
             fanout = self._fanouts.get((leg, role))
             if fanout is None or fanout.track is not track:
+                if fanout is not None:
+                    fanout.cancel()  # a renegotiation replaced the track
+                    self._retired.append(fanout)
                 self._fanouts[(leg, role)] = Fanout(leg, role, track)
         self._refresh()
 
     def layout_changed(self, layout: str) -> None:
         self.layout = layout  # a relay has no layout; kept for inspection
 
+    def views_changed(self, views: Mapping[str, MediaView]) -> None:
+        self.views = dict(views)  # likewise
+
+    def watch_voice(self, callback: VoiceCallback | None) -> None:
+        pass  # a relay does not listen to what it forwards
+
     async def aclose(self) -> None:
         for key in list(self._routes):
             self._unroute(key)
-        for fanout in self._fanouts.values():
+        for fanout in [*self._fanouts.values(), *self._retired]:
             await fanout.aclose()
         self._fanouts.clear()
+        self._retired.clear()
         self._legs.clear()
 
     def choose(self, dest: Leg, role: MediaRole) -> tuple[Leg, MediaRole] | None:

@@ -167,12 +167,12 @@ class Participant:
             needs_presentation_in_mix=self.needs_presentation_in_mix,
             overlay_text=self.overlay_text or self.display_name,
             presentation_supported="YES" if self.kind == "client" else "NO",
-            protocol=self.protocol,  # type: ignore[arg-type]
+            protocol=self.protocol,
             receive_from_audio_mix=self.receive_from_audio_mix or "",
             role="chair" if self.is_host else "guest",
             rx_presentation_policy="ALLOW" if self.rx_presentation else "DENY",
             send_to_audio_mixes=list(self.send_to_audio_mixes),
-            service_type=self.service_type,  # type: ignore[arg-type]
+            service_type=self.service_type,
             show_live_captions=self.show_live_captions,
             spotlight=self.spotlight,
             start_time=self.start_time,

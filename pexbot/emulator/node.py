@@ -21,7 +21,7 @@ from .. import wire
 from .admission import admit, present
 from .config import ConferenceConfig, EmulatorConfig, normalise_alias
 from .events import EventBus
-from .media import MediaBackend
+from .media import ComposingBackend, MediaBackend
 from .model import (
     INVALID_TOKEN,
     NOT_FOUND,
@@ -78,6 +78,8 @@ class Node(RoomEvents):
         self._aliases: dict[str, str] = {}
         for conf in config.conferences:
             self._create_conference(conf, auto=False)
+        if isinstance(media, ComposingBackend):
+            media.set_voice_listener(self)
 
     # -- conferences --------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class Node(RoomEvents):
         for p in conference.participants():
             self._forget(p)
         for room in conference.rooms():
-            self._last_stage.pop(room.id, None)
+            self.forget_room_views(room)
         self.timers.cancel_key(conference.id)
         if conference.auto:
             del self.conferences[conference.id]
@@ -335,6 +337,7 @@ class Node(RoomEvents):
         self.tokens.revoke_all(participant.uuid)
         self.bus.close_participant(participant.uuid, "participant left")
         self._last_layout.pop(participant.uuid, None)
+        self.forget_speaker(participant)
         conference = self.conferences.get(participant.conference_id)
         room = conference.room(participant.room_id) if conference else None
         if room is not None:

@@ -1,4 +1,5 @@
-"""Room-wide events of the node: roster fan-out, stream sync, stage/layout, presentation.
+"""Room-wide events of the node: roster fan-out, stream sync, presentation (stage and layout
+are in :mod:`.stage_views`).
 
 :class:`RoomEvents` is the half of :class:`.node.Node` that turns state changes into events.
 Event order on a new event stream: ``participant_sync_begin``, one ``participant_create`` per
@@ -14,20 +15,18 @@ from typing import Any
 
 from ..wire import events as wire_events
 from .events import EventBus, EventChannel
+from .media import ComposingBackend
 from .model import Conference, Participant, Room
-
-#: transform_layout names → the ``view`` the layout event reports (spec: v33 names)
-VIEW_NAMES = {"2x2": "4:0", "3x3": "9:0", "4x4": "16:0", "5x5": "25:0", "ac": "5:7"}
+from .stage_views import StageViews
 
 
-class RoomEvents:
+class RoomEvents(StageViews):
     bus: EventBus
     conferences: dict[str, Conference]
     frame_ids: itertools.count[int]
 
     def __init__(self) -> None:
-        self._last_layout: dict[str, Any] = {}
-        self._last_stage: dict[str, Any] = {}
+        super().__init__()
         self.frame_ids = itertools.count(1)
 
     def conference_of(self, participant: Participant) -> Conference:
@@ -97,6 +96,10 @@ class RoomEvents:
             self.sync_channel(channel, conference, room)
             self.bus.send_to(channel, "stage", self._stage(room))
         self._last_layout.pop(participant.uuid, None)
+        if participant.previous_room_id:
+            self.forget_speaker(participant, participant.previous_room_id)
+        if isinstance(self.media, ComposingBackend):
+            self.media.participant_moved(participant.uuid, room.id)
         self.refresh_media_views(room)
 
     def announce_breakout(
@@ -140,40 +143,3 @@ class RoomEvents:
             self.participant_updated(presenter)
         else:
             self.emit_room(room, "presentation_stop", None)
-
-    # -- stage and layout -----------------------------------------------------------------------
-
-    def _stage(self, room: Room) -> list[dict[str, Any]]:
-        return [
-            wire_events.StageEntry(participant_uuid=p.uuid, stage_index=i, vad=0).body()
-            for i, p in enumerate(self._ordered_media(room))
-        ]
-
-    def _layout_for(self, participant: Participant, room: Room) -> dict[str, Any]:
-        others = [p.uuid for p in self._ordered_media(room) if p.uuid != participant.uuid]
-        requested = room.transforms.get("layout") or room.transforms.get("host_layout")
-        return wire_events.LayoutData(
-            view=VIEW_NAMES.get(room.layout, room.layout),
-            participants=others if participant.has_media else [],
-            requested_layout=requested,
-            overlay_text_enabled=bool(room.transforms.get("enable_overlay_text", False)),
-        ).body()
-
-    def _ordered_media(self, room: Room) -> list[Participant]:
-        media = room.media_participants()
-        media.sort(key=lambda p: (p.spotlight == 0, p.spotlight, p.start_time))
-        return media
-
-    def refresh_media_views(self, room: Room) -> None:
-        """Send ``stage`` to the room and ``layout`` to each client whose view changed."""
-        stage = self._stage(room)
-        if stage != self._last_stage.get(room.id):
-            self._last_stage[room.id] = stage
-            self.emit_room(room, "stage", stage)
-        for p in list(room.participants.values()):
-            if p.kind != "client":
-                continue
-            layout = self._layout_for(p, room)
-            if layout != self._last_layout.get(p.uuid):
-                self._last_layout[p.uuid] = layout
-                self.bus.send(p.uuid, "layout", layout)

@@ -9,6 +9,11 @@
         emu.traffic    # recorded exchanges (.traffic module); emu.traffic.events: events sent
         emu.node       # domain state: conferences, participants, released tokens...
 
+Media: by default every ``/calls`` is answered by aiortc and the conference is transcoded
+(each participant gets a layout of the others and their audio mix, see :mod:`.compositor`);
+``media="relay"`` relays 1:1, ``media="none"`` answers signalling only, or pass any
+:class:`~.media.MediaBackend`.
+
 Each emulator owns all its state and tasks (no module-level state), so a test may run many in
 one process. ``aclose`` ends the event streams, stops the server, cancels every timer and
 closes the media backend; it is idempotent.
@@ -29,7 +34,7 @@ from .app import build_app
 from .calls import drop_call
 from .config import EmulatorConfig
 from .faults import Faults
-from .media import MediaBackend, NullMediaBackend
+from .media import MediaBackend, MediaChoice, make_media_backend
 from .model import Participant
 from .node import Node
 from .timers import Timers
@@ -45,14 +50,18 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        media: MediaBackend | None = None,
+        media: MediaBackend | MediaChoice | None = None,
+        media_size: tuple[int, int] = (640, 360),
+        media_fps: float = 15.0,
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.host = host
         self._requested_port = port
-        self.media: MediaBackend = media or NullMediaBackend()
+        if media is None or isinstance(media, str):
+            media = make_media_backend(media or "compose", size=media_size, fps=media_fps)
+        self.media: MediaBackend = media
         self.timers = Timers()
         self.node = Node(self.config, self.media, self.timers, now=now, wall=wall)
         self.faults = Faults(self.node)

@@ -4,6 +4,7 @@ short async jobs (media teardown). ``aclose`` cancels and awaits all of it."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -45,6 +46,8 @@ class Timers:
             self._by_key.setdefault(key, set()).add(task)
 
         def done(t: asyncio.Task[None]) -> None:
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                coro.close()  # cancelled before it ran: no "never awaited" warning
             self._tasks.discard(t)
             if key is not None:
                 keyed = self._by_key.get(key)

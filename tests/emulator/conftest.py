@@ -23,7 +23,8 @@ async def emu_factory() -> AsyncIterator[Callable[..., Any]]:
     started: list[Emulator] = []
 
     async def factory(config: EmulatorConfig | None = None, **kw: Any) -> Emulator:
-        emu = Emulator(config or make_config(**kw))
+        # Signalling tests: no aiortc peers behind their hand-written SDP.
+        emu = Emulator(config or make_config(**kw), media="none")
         await emu.start()
         started.append(emu)
         return emu
