@@ -2,18 +2,27 @@
 
 See :mod:`.server` for the :class:`Emulator`, :mod:`.config` for the config file format,
 :mod:`.policy` for the host/guest rule table, :mod:`.admission` for the PIN / Virtual
-Reception / SSO rules, :mod:`.faults` for fault injection and :mod:`.media` for the media seam.
+Reception / SSO rules, :mod:`.faults` for fault injection, :mod:`.media` for the media seam and
+:mod:`.compositor` for the transcoded conference (layouts, audio mix) that is the default.
 """
 
 from .config import ConferenceConfig, EmulatorConfig, IdpConfig, TurnConfig, load_config
 from .faults import Faults
-from .media import CallContext, MediaBackend, NullMediaBackend
+from .media import (
+    CallContext,
+    ComposingBackend,
+    MediaBackend,
+    MediaChoice,
+    MediaView,
+    NullMediaBackend,
+)
 from .node import Node
 from .server import Emulator
 from .traffic import Exchange, Traffic
 
 __all__ = [
     "CallContext",
+    "ComposingBackend",
     "ConferenceConfig",
     "Emulator",
     "EmulatorConfig",
@@ -21,6 +30,8 @@ __all__ = [
     "Faults",
     "IdpConfig",
     "MediaBackend",
+    "MediaChoice",
+    "MediaView",
     "Node",
     "NullMediaBackend",
     "Traffic",

@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from aiortc.mediastreams import MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from ..sdp import MediaRole
@@ -129,7 +130,14 @@ class ComposeRouter(RelayRouter):
         self._audio_in.pop(leg, None)
         self._slots.pop(leg, None)
         self.painted.pop(leg, None)
-        for track in (self._video_out.pop(leg, None), self._audio_out.pop(leg, None)):
+        made: list[tuple[MediaRole, MediaStreamTrack | None]] = [
+            ("video", self._video_out.pop(leg, None)),
+            ("audio", self._audio_out.pop(leg, None)),
+        ]
+        for role, track in made:
+            output = leg.outputs.get(role)
+            if output is not None and track is not None and output.source is track:
+                output.set_source(None)  # the leg may live on in another room's router
             if track is not None:
                 track.stop()
         await super().leg_removed(leg)

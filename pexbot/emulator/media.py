@@ -1,9 +1,11 @@
-"""The emulator's media seam: what a media backend must do, and the signalling-only default.
+"""The emulator's media seam: what a media backend must do, and the choice of backends.
 
-``Emulator(config, media=backend)`` plugs a backend in; the call routes (``/calls``, ``ack``,
-``new_candidate``, ``update``, ``calls/<id>/disconnect``) hand every SDP and candidate to it.
-:class:`NullMediaBackend` answers with a valid SDP that rejects every m-line (port 0), so a
-client can go through the whole signalling dance without any media flowing.
+``Emulator(config, media=...)`` takes a backend or a name (:func:`make_media_backend`); the
+call routes (``/calls``, ``ack``, ``new_candidate``, ``update``, ``calls/<id>/disconnect``)
+hand every SDP and candidate to it. The default, ``"compose"``, answers with aiortc and
+transcodes the conference (:mod:`.compositor`); ``"relay"`` forwards media 1:1; ``"none"`` is
+:class:`NullMediaBackend`, which answers with a valid SDP that rejects every m-line (port 0),
+so a client can go through the whole signalling dance without any media flowing.
 
 A composing backend also has the :class:`ComposingBackend` methods: the node tells it what each
 participant is shown (:class:`MediaView`: the layout and the participants in tile order, the

@@ -94,6 +94,9 @@ class StageViews:
 
     def _layout_event(self, view: MediaView, room: Room) -> dict[str, Any]:
         requested = room.transforms.get("layout") or room.transforms.get("host_layout")
+        if isinstance(requested, str):
+            # spec: requested_layout has the current names ("2x2"), even if "4:0" was asked
+            requested = assets.canonical_layout(requested) or requested
         return wire_events.LayoutData(
             view=layouts.view_name(view.layout),
             participants=list(view.participants),

@@ -157,10 +157,17 @@ def options(**kw: Any) -> CallOptions:
 class BackendSignalling:
     """CallSignalling straight into a MediaBackend (no node, no HTTP)."""
 
-    def __init__(self, backend: MediaBackend, participant: str, room: str = "room") -> None:
+    def __init__(
+        self,
+        backend: MediaBackend,
+        participant: str,
+        room: str = "room",
+        service_type: str = "conference",
+    ) -> None:
         self.backend = backend
         self.participant = participant
         self.room = room
+        self.service_type = service_type
 
     async def post_calls(self, body: wire.CallsBody) -> wire.CallsResult:
         call_uuid = str(uuidlib.uuid4())
@@ -172,7 +179,7 @@ class BackendSignalling:
             call_uuid=call_uuid,
             media_type=body.media_type or "video",
             present=body.present,
-            service_type="conference",
+            service_type=self.service_type,
             room_id=self.room,
         )
         answer = await self.backend.open_call(ctx, body.sdp)

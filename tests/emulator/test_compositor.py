@@ -152,3 +152,22 @@ async def test_waiting_card_alone_then_placeholder_for_audio_only(
         await wait_until(lambda: audio_d.tone_levels((TONES[0],))[0] > 0.1, what="a's tone at d")
     finally:
         await leave(a, *([d] if d else []))
+
+
+async def test_test_call_loops_back_under_the_compositor(backend: AiortcMediaBackend) -> None:
+    a = await join(BackendSignalling(backend, "a", "probe", service_type="test_call"), 0)
+    try:
+        video_a = await a.received.get("video")
+        audio_a = await a.received.get("audio")
+        await wait_until(
+            lambda: (
+                video_a.last is not None
+                and [s.who for s in codes_in(video_a.last)] == [0]
+                and codes_in(video_a.last)[0].module > 7
+            ),
+            what="a's own pattern, full size",
+        )
+        await wait_until(lambda: len(audio_a.pcm) >= 30, what="audio at a")
+        await wait_until(lambda: audio_a.tone_levels((TONES[0],))[0] > 0.1, what="a's own tone")
+    finally:
+        await leave(a)

@@ -3,6 +3,7 @@ the stage order, and the node's views / layout events / stage rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from av import VideoFrame
 
 from media.pattern import find_codes
 from media.synthetic import PatternRenderer
-from pexbot.emulator import EmulatorConfig, Node
+from pexbot.emulator import EmulatorConfig, Node, ops_conference
 from pexbot.emulator.canvas import PLACEHOLDER_DISC_YUV, PLACEHOLDER_YUV, Painter, Tile
 from pexbot.emulator.config import ConferenceConfig
 from pexbot.emulator.layouts import Rect, capacity, fit, tile_rects, view_name
@@ -20,7 +21,7 @@ from pexbot.emulator.media import MediaView, NullMediaBackend
 from pexbot.emulator.model import Call, Participant
 from pexbot.emulator.speakers import StageOrder
 from pexbot.emulator.timers import Timers
-from pexbot.wire import RequestTokenBody
+from pexbot.wire import RequestTokenBody, TransformLayoutBody, Transforms
 
 
 def covers(rects: list[Rect], width: int, height: int) -> bool:
@@ -201,8 +202,21 @@ async def test_node_views_match_layout_events_and_follow_voice() -> None:
         last = sent(node, p, "layout")[-1]
         assert last["participants"] == list(views[p.uuid].participants)
         assert last["view"] == "1:7"
-    room.layout = "1:0"
-    node.refresh_media_views(room)
+    # the old name of the grid is accepted; events use "4:0" as view and "2x2" as requested
+    ops_conference.transform_layout(
+        node, node.conference_of(a), room, TransformLayoutBody(transforms=Transforms(layout="4:0"))
+    )
+    assert sent(node, a, "layout")[-1] == {
+        "view": "4:0",
+        "participants": [b.uuid, c.uuid, d.uuid, e.uuid],
+        "requested_layout": "2x2",
+        "overlay_text_enabled": False,
+    }
+    await asyncio.sleep(0)  # the backend hears of it in a task
+    assert backend.layouts[room.id] == "2x2"
+    ops_conference.transform_layout(
+        node, node.conference_of(a), room, TransformLayoutBody(transforms=Transforms(layout="1:0"))
+    )
     assert backend.views[room.id][a.uuid] == MediaView("1:0", (b.uuid,))
     assert sent(node, a, "layout")[-1]["participants"] == [b.uuid]
     stages = len(sent(node, a, "stage"))
