@@ -114,103 +114,105 @@ def conference_routes(prefix: str, name: str) -> list[RouteSpec]:
             _video_mix_delete,
             f"{n}.video_mixes_delete",
         ),
+        # Each breakout room "can be controlled by hosts like a normal VMR" (spec), so the
+        # rest of the room functions are per room too.
+        RouteSpec("GET", f"{prefix}conference_status", getter(_status), f"{n}.conference_status"),
+        RouteSpec("GET", f"{prefix}participants", getter(_participants), f"{n}.participants"),
+        RouteSpec(
+            "POST",
+            f"{prefix}dial",
+            with_body(wire.DialBody, lambda c, b: ops.dial(c.node, c.conference, c.room, b)),
+            f"{n}.dial",
+            wire.DialBody,
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}start_conference",
+            simple(lambda c: ops.start_conference(c.node, c.room)),
+            f"{n}.start_conference",
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}set_guests_can_unmute",
+            with_body(
+                wire.SetGuestsCanUnmuteBody,
+                lambda c, b: ops.set_guests_can_unmute(c.node, c.room, b.setting),
+            ),
+            f"{n}.set_guests_can_unmute",
+            wire.SetGuestsCanUnmuteBody,
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}clearspotlights",
+            simple(lambda c: ops.clear_spotlights(c.node, c.room)),
+            f"{n}.clearspotlights",
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}silent_video_detection",
+            with_body(
+                wire.SilentVideoDetectionBody,
+                lambda c, b: c.room.silent_video.update(b.config.body()) or True,
+            ),
+            f"{n}.silent_video_detection",
+            wire.SilentVideoDetectionBody,
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}set_classification_level",
+            with_body(
+                wire.SetClassificationLevelBody,
+                lambda c, b: ops.set_classification(c.node, c.room, b.level),
+            ),
+            f"{n}.set_classification_level",
+            wire.SetClassificationLevelBody,
+        ),
+        RouteSpec(
+            "GET",
+            f"{prefix}get_classification_level",
+            getter(lambda c: ops.classification(c.room)),
+            f"{n}.get_classification_level",
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}set_message_text",
+            with_body(
+                wire.SetMessageTextBody, lambda c, b: ops.set_message_text(c.node, c.room, b.text)
+            ),
+            f"{n}.set_message_text",
+            wire.SetMessageTextBody,
+        ),
+        RouteSpec(
+            "GET",
+            f"{prefix}get_message_text",
+            getter(lambda c: ops.message_text(c.room)),
+            f"{n}.get_message_text",
+        ),
+        RouteSpec(
+            "POST",
+            f"{prefix}set_pinning_config",
+            with_body(
+                wire.PinningConfigBody,
+                lambda c, b: ops.set_pinning_config(c.node, c.room, b.pinning_config),
+            ),
+            f"{n}.set_pinning_config",
+            wire.PinningConfigBody,
+        ),
+        RouteSpec(
+            "GET",
+            f"{prefix}get_pinning_config",
+            getter(lambda c: {"pinning_config": c.room.pinning_config}),
+            f"{n}.get_pinning_config",
+        ),
     ]
 
 
 ROUTES = [
     *conference_routes("", "conference"),
-    RouteSpec("GET", "conference_status", getter(_status), "conference.conference_status"),
-    RouteSpec("GET", "participants", getter(_participants), "conference.participants"),
-    RouteSpec(
-        "POST",
-        "dial",
-        with_body(wire.DialBody, lambda c, b: ops.dial(c.node, c.conference, c.room, b)),
-        "conference.dial",
-        wire.DialBody,
-    ),
-    RouteSpec(
-        "POST",
-        "start_conference",
-        simple(lambda c: ops.start_conference(c.node, c.room)),
-        "conference.start_conference",
-    ),
-    RouteSpec(
-        "POST",
-        "set_guests_can_unmute",
-        with_body(
-            wire.SetGuestsCanUnmuteBody,
-            lambda c, b: ops.set_guests_can_unmute(c.node, c.room, b.setting),
-        ),
-        "conference.set_guests_can_unmute",
-        wire.SetGuestsCanUnmuteBody,
-    ),
     RouteSpec(
         "POST",
         "disconnect",
         simple(lambda c: ops.disconnect_all(c.node, c.conference, c.room)),
         "conference.disconnect",
-    ),
-    RouteSpec(
-        "POST",
-        "clearspotlights",
-        simple(lambda c: ops.clear_spotlights(c.node, c.room)),
-        "conference.clearspotlights",
-    ),
-    RouteSpec(
-        "POST",
-        "silent_video_detection",
-        with_body(
-            wire.SilentVideoDetectionBody,
-            lambda c, b: c.room.silent_video.update(b.config.body()) or True,
-        ),
-        "conference.silent_video_detection",
-        wire.SilentVideoDetectionBody,
-    ),
-    RouteSpec(
-        "POST",
-        "set_classification_level",
-        with_body(
-            wire.SetClassificationLevelBody,
-            lambda c, b: ops.set_classification(c.node, c.room, b.level),
-        ),
-        "conference.set_classification_level",
-        wire.SetClassificationLevelBody,
-    ),
-    RouteSpec(
-        "GET",
-        "get_classification_level",
-        getter(lambda c: ops.classification(c.room)),
-        "conference.get_classification_level",
-    ),
-    RouteSpec(
-        "POST",
-        "set_message_text",
-        with_body(
-            wire.SetMessageTextBody, lambda c, b: ops.set_message_text(c.node, c.room, b.text)
-        ),
-        "conference.set_message_text",
-        wire.SetMessageTextBody,
-    ),
-    RouteSpec(
-        "GET",
-        "get_message_text",
-        getter(lambda c: ops.message_text(c.room)),
-        "conference.get_message_text",
-    ),
-    RouteSpec(
-        "POST",
-        "set_pinning_config",
-        with_body(
-            wire.PinningConfigBody,
-            lambda c, b: ops.set_pinning_config(c.node, c.room, b.pinning_config),
-        ),
-        "conference.set_pinning_config",
-        wire.PinningConfigBody,
-    ),
-    RouteSpec(
-        "GET",
-        "get_pinning_config",
-        getter(lambda c: {"pinning_config": c.room.pinning_config}),
-        "conference.get_pinning_config",
     ),
 ]

@@ -64,3 +64,18 @@ ROUTES = [
     RouteSpec("GET", "presentation.jpeg", presentation, "misc.presentation"),
     RouteSpec("GET", "presentation_high.jpeg", presentation, "misc.presentation_high"),
 ]
+
+# The same reads inside a breakout room (a Host's control participant asks them there).
+_B = "breakouts/{breakout_uuid}/"
+ROUTES += [
+    RouteSpec("GET", _B + "theme/", theme, "breakout.theme"),
+    RouteSpec("GET", _B + "theme/{path:.+}", theme_file, "breakout.theme_file"),
+    RouteSpec("GET", _B + "available_layouts", available_layouts, "breakout.available_layouts"),
+    RouteSpec("GET", _B + "layout_svgs", layout_svgs, "breakout.layout_svgs"),
+    RouteSpec(
+        "GET",
+        _B + "participants/{participant_uuid}/avatar.jpg",
+        avatar,
+        "breakout.participant.avatar",
+    ),
+]
