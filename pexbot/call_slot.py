@@ -7,9 +7,12 @@ events the session hands over, in arrival order:
 
 - ``call_disconnected`` for the call's uuid: the node ended it; the call is closed (no REST)
   with the node's reason, which lands in ``call.end_reason``;
-- ``new_candidate``: a candidate trickled by the far end (direct media) goes to the call.
+- ``new_candidate``: a candidate trickled by the far end (direct media) goes to the call;
+- ``new_offer`` / ``update_sdp``: the far end's offers (direct media), answered by the call;
+- ``peer_disconnect``: the direct-media far end left; the call waits for the next one.
 
-When the call ends by itself (its media connection failed), the router tells the node
+One at a time and in order: a candidate that follows an offer is applied after the answer.
+When the call ends by itself (its media could not be recovered), the router tells the node
 (``calls/<uuid>/disconnect``) and closes it. Either way the slot is then free for another call.
 
 Ending with the session (:meth:`CallSlot.close`): when the application leaves, the call is
@@ -25,9 +28,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .call import MediaCall
+from .call import CALL_EVENTS, MediaCall
 from .errors import CallError
-from .events import CallDisconnected, Event, NewCandidate
+from .events import Event
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ class CallSlot:
         self._spawn = spawn
         self._disconnect_timeout = disconnect_timeout
         self._call: MediaCall | None = None
-        self._queue: asyncio.Queue[CallDisconnected | NewCandidate] | None = None
+        self._queue: asyncio.Queue[Event] | None = None
         self._router: asyncio.Task[None] | None = None
         #: events that did not fit the router's queue
         self.dropped_events = 0
@@ -68,7 +71,7 @@ class CallSlot:
                 f"this session already has a live media call ({live!r}); "
                 "disconnect it before starting another"
             )
-        queue: asyncio.Queue[CallDisconnected | NewCandidate] = asyncio.Queue(ROUTER_QUEUE)
+        queue: asyncio.Queue[Event] = asyncio.Queue(ROUTER_QUEUE)
         self._router = self._spawn(self._route(call, queue))
         self._call, self._queue = call, queue
 
@@ -80,7 +83,7 @@ class CallSlot:
 
     def on_event(self, event: Event) -> None:
         """Hand the call what concerns it (called for every event, on the event loop)."""
-        if not isinstance(event, CallDisconnected | NewCandidate) or self._queue is None:
+        if not isinstance(event, CALL_EVENTS) or self._queue is None:
             return
         try:
             self._queue.put_nowait(event)
@@ -108,11 +111,9 @@ class CallSlot:
         if router is not None and router is not asyncio.current_task():
             router.cancel()
 
-    async def _route(
-        self, call: MediaCall, queue: asyncio.Queue[CallDisconnected | NewCandidate]
-    ) -> None:
+    async def _route(self, call: MediaCall, queue: asyncio.Queue[Event]) -> None:
         ended = asyncio.ensure_future(call.ended.wait())
-        getter: asyncio.Future[CallDisconnected | NewCandidate] | None = None
+        getter: asyncio.Future[Event] | None = None
         try:
             while not ended.done():
                 getter = asyncio.ensure_future(queue.get())
@@ -135,14 +136,8 @@ class CallSlot:
         except Exception as exc:
             log.warning("closing the ended call %s failed: %r", call.call_uuid, exc)
 
-    async def _apply(self, call: MediaCall, event: CallDisconnected | NewCandidate) -> None:
-        if isinstance(event, CallDisconnected):
-            if call.call_uuid is not None and event.call_uuid == call.call_uuid:
-                log.info("call %s disconnected by the node: %s", event.call_uuid, event.reason)
-                # The node has forgotten the call: close without calls/<uuid>/disconnect.
-                await call.close(event.reason or "call disconnected by the node")
-            return
+    async def _apply(self, call: MediaCall, event: Event) -> None:
         try:
-            await call.add_remote_candidate(event.candidate, event.mid)
-        except Exception as exc:  # a bad candidate must not stop the routing
-            log.warning("remote candidate not applied: %r", exc)
+            await call.handle_event(event)
+        except Exception as exc:  # one bad event (a refused candidate...) must not stop routing
+            log.warning("%s event not applied to the call: %r", event.name, exc)

@@ -28,6 +28,8 @@ Media. ``await session.call(audio=..., video=..., on_track=...)`` starts a
 :mod:`pexbot.call_slot`): events about it are routed to it, and when the application leaves,
 ``calls/<uuid>/disconnect`` goes before ``release_token``, as in Pexip's client. When the node
 ends the session (``disconnect``, token lost) the call is closed without that request.
+``session.presentation`` (:mod:`pexbot.presentation`) presents on that call, follows other
+participants' presentations, and falls back to the presentation JPEGs without a slides line.
 
 Events. Every event is applied to ``state`` (a ``ConferenceState``) before it is published. Roster
 events are published as what they did to the roster: a re-sync after a reconnect yields
@@ -55,15 +57,19 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from . import wire
 from .api import ApiContext, BreakoutApi, ConferenceApi, NodeApi, ParticipantApi
+from .api.conference import MessageType
 from .api.signalling import SessionSignalling
 from .backoff import Backoff
 from .call import CallOptions, MediaCall
 from .call_slot import CallSlot
+from .call_stats import stats_interval_seconds
+from .datachannel import ChatMessage
 from .dispatch import Callback, EventDispatcher, EventIterator, Subscription
 from .errors import SessionEnded
 from .events import (
     Disconnected,
     EventName,
+    MessageReceived,
     ParticipantCreated,
     ParticipantDeleted,
     ParticipantUpdated,
@@ -79,6 +85,7 @@ from .events import (
 from .eventstream import EventStreamReader
 from .http import ApiTransport
 from .join import JoinRequest, request_token
+from .presentation import PresentationController
 from .sse import SseEvent
 from .state import ConferenceState, RosterDiff
 from .token import TokenKeeper
@@ -148,6 +155,15 @@ class Session:
             lambda coro: self.spawn(coro, name="pexbot-call-router"),
             disconnect_timeout=release_timeout,
         )
+        #: sending and receiving the presentation (see pexbot.presentation)
+        self.presentation = PresentationController(
+            me=lambda: self.participant_uuid,
+            spawn=lambda coro: self.spawn(coro, name="pexbot-presentation"),
+            fetch_jpeg=lambda frame_id, high: self.conference.presentation_frame(
+                frame_id, high=high
+            ),
+            release_floor=lambda: self.me.release_floor(),
+        )
 
     def __repr__(self) -> str:
         who = self._info.participant_uuid if self._info else "not joined"
@@ -185,7 +201,10 @@ class Session:
         try:
             self._info = info = await request_token(self.transport, self.request)
             self._keeper = keeper = TokenKeeper(
-                self.transport, info, release_timeout=self._release_timeout
+                self.transport,
+                info,
+                release_timeout=self._release_timeout,
+                on_refreshed=self._token_refreshed,
             )
             self._ctx = ApiContext(
                 self.transport, lambda: keeper.token, me=lambda: self.participant_uuid
@@ -242,6 +261,10 @@ class Session:
             if runner is not None and not runner.done():
                 runner.cancel()
                 await asyncio.wait({runner})
+            try:
+                await self.presentation.close()
+            except Exception:
+                log.exception("closing the presentation failed")
             # Official client order: calls/<uuid>/disconnect, then release_token.
             try:
                 await self._calls.close(reason, tell_node=leaving)
@@ -320,6 +343,7 @@ class Session:
         else:
             self.dispatcher.publish(event)
         self._calls.on_event(event)
+        self.presentation.on_event(event)
         if isinstance(event, ParticipantCreated | ParticipantUpdated):
             self._track_own_role(event.participant)
         elif isinstance(event, RefreshTokenRequested) and self._keeper is not None:
@@ -421,7 +445,13 @@ class Session:
         if self._close_task is not None:
             raise SessionEnded(self.end_reason or "the session is closing")
         call = MediaCall(
-            self.call_signalling(), options, audio=audio, video=video, on_track=on_track
+            self.call_signalling(),
+            options,
+            audio=audio,
+            video=video,
+            on_track=on_track,
+            on_message=self._chat_arrived,
+            post_statistics=self._post_statistics,
         )
         self._calls.attach(call)
         try:
@@ -433,12 +463,41 @@ class Session:
                     self.end_reason or "the session ended while the call was starting"
                 ) from exc
             raise
+        self.presentation.attach_call(call, on_track)
         return call
 
     @property
     def media_call(self) -> MediaCall | None:
         """The live media call started with :meth:`call`, if any."""
         return self._calls.call
+
+    @property
+    def direct_media(self) -> bool:
+        """Whether the node made this a direct-media (peer-to-peer) conference."""
+        return bool(self.info.direct_media)
+
+    async def send_message(self, payload: str, *, type: MessageType = "text/plain") -> bool:
+        """Chat to the conference. In direct media, over the call's data channel as Pexip's
+        client does (queued until it opens; returns False then); otherwise ``message``."""
+        call = self.media_call
+        if call is not None and call.options.direct_media and call.channel is not None:
+            return call.send_message(payload, type=type)
+        return await self.conference.message(payload, type=type)
+
+    def _chat_arrived(self, message: ChatMessage) -> None:
+        event = MessageReceived(
+            payload=message.payload, origin=message.origin, uuid=message.uuid, type=message.type
+        )
+        self.state.apply(event)
+        self.dispatcher.publish(event)
+
+    async def _post_statistics(self, call_uuid: str, body: wire.StatisticsBody) -> None:
+        await self.me.call(call_uuid).statistics(body)
+
+    def _token_refreshed(self, result: wire.RefreshTokenResult) -> None:
+        call = self.media_call
+        if call is not None and result.client_stats_update_interval is not None:
+            call.set_stats_interval(stats_interval_seconds(result.client_stats_update_interval))
 
     def events(
         self, names: Iterable[EventName | str] | None = None, *, maxsize: int = 1000

@@ -67,6 +67,11 @@ class _Outgoing(MediaStreamTrack):
     def source(self) -> MediaStreamTrack | None:
         return self._source
 
+    @property
+    def frames(self) -> int:
+        """Frames handed to the sender so far (source and filler)."""
+        return self.source_frames + self.filler_frames
+
     def set_source(self, source: MediaStreamTrack | None) -> None:
         """Send ``source`` from the next frame on (None: the filler)."""
         self._source = source
@@ -143,6 +148,11 @@ class OutgoingVideoTrack(_Outgoing):
         self._start: float | None = None
         self._last_pts = -1
         self._next_filler_at = 0.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames sent lately."""
+        return self._size
 
     async def recv(self) -> VideoFrame:
         frame = await self._pull()

@@ -3,7 +3,8 @@
 See :mod:`.server` for the :class:`Emulator`, :mod:`.config` for the config file format,
 :mod:`.policy` for the host/guest rule table, :mod:`.admission` for the PIN / Virtual
 Reception / SSO rules, :mod:`.faults` for fault injection, :mod:`.media` for the media seam and
-:mod:`.compositor` for the transcoded conference (layouts, audio mix) that is the default.
+:mod:`.compositor` for the transcoded conference (layouts, audio mix) that is the default,
+:mod:`.direct_media` for direct-media conferences (and :mod:`.path_relay` for their path faults).
 """
 
 from .config import ConferenceConfig, EmulatorConfig, IdpConfig, TurnConfig, load_config

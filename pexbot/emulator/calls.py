@@ -1,10 +1,12 @@
 """Media calls: ``/calls`` and ``calls/<uuid>/*``, brokered per conference.
 
-A conference's :class:`CallBroker` decides what happens to SDP and candidates. Today every
+A conference's :class:`CallBroker` decides what happens to SDP and candidates. A transcoded
 conference uses :class:`TranscodedBroker`, which hands everything to the node's
-:class:`.media.MediaBackend` (the node terminates media, as a transcoding Infinity does).
-Direct-media brokering (relaying offers between two participants, see
-``direct-media-flow.md``) slots in as another broker returned by :func:`broker_for`.
+:class:`.media.MediaBackend` (the node terminates media, as a transcoding Infinity does). A
+``direct_media`` conference uses :class:`DirectBroker`: offers, answers and candidates are
+relayed between its two media participants (:mod:`.direct_media`) and the media backend is
+never called for them (``node.media_opens`` counts the backend's ``open_call`` per conference
+alias: it stays 0 for a direct-media one).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class CallBroker(Protocol):
 
     async def candidate(self, call: Call, body: wire.NewCandidateBody) -> None: ...
 
-    async def update(self, call: Call, body: wire.UpdateBody) -> wire.UpdateResult: ...
+    async def update(self, call: Call, body: wire.UpdateBody) -> str | wire.UpdateResult: ...
 
     async def close(self, call: Call) -> None: ...
 
@@ -65,6 +67,7 @@ class TranscodedBroker:
             service_type=self._conference.config.service_type,
             room_id=room.id,
         )
+        self._node.media_opens[self._conference.alias] += 1
         answer = await _media_step("open_call", self._node.media.open_call(context, body.sdp))
         return wire.CallsResult(call_uuid=call.uuid, sdp=answer)
 
@@ -98,8 +101,41 @@ async def _media_step(what: str, step: Awaitable[T]) -> T:
         raise ApiRefusal("Media backend failure", http_status=502) from None
 
 
+class DirectBroker:
+    """Direct media: the node's :class:`.direct_media.DirectMediaHub` brokers; no backend."""
+
+    def __init__(self, node: Node, conference: Conference) -> None:
+        self._hub = node.direct_media
+        self._conference = conference
+
+    async def open(
+        self, room: Room, participant: Participant, call: Call, body: wire.CallsBody
+    ) -> wire.CallsResult:
+        return await self._hub.open(self._conference, participant, call, body)
+
+    async def ack(self, call: Call, body: wire.AckBody) -> None:
+        self._hub.ack(call, body)
+
+    async def candidate(self, call: Call, body: wire.NewCandidateBody) -> None:
+        self._hub.candidate(call, body)
+
+    async def update(self, call: Call, body: wire.UpdateBody) -> str | wire.UpdateResult:
+        return await self._hub.update(call, body)
+
+    async def close(self, call: Call) -> None:
+        self._hub.release(call)
+
+
 def broker_for(node: Node, conference: Conference) -> CallBroker:
+    if conference.config.direct_media:
+        return DirectBroker(node, conference)
     return TranscodedBroker(node, conference)
+
+
+def release_call(node: Node, call: Call) -> None:
+    """A call the node ends on its own: the direct-media far end is told, or the media goes."""
+    if not node.direct_media.release(call):
+        node.timers.spawn(node.media.close_call(call.uuid))
 
 
 # -- the operations the routes call ----------------------------------------------------------------
@@ -127,7 +163,7 @@ async def create_call(
     if p.uuid not in node.participants:
         # Disconnected while the backend was answering: the call must not outlive it.
         call.closed = True
-        node.timers.spawn(node.media.close_call(call.uuid))
+        release_call(node, call)
         raise ForbiddenError("Participant disconnected")
     call.answer_sdp = result.sdp
     if call.present is None or call.present == "main":
@@ -152,7 +188,7 @@ async def new_candidate(
 
 async def update(
     node: Node, conference: Conference, call: Call, body: wire.UpdateBody
-) -> wire.UpdateResult:
+) -> str | wire.UpdateResult:
     if not body.sdp.strip():
         raise BadRequestError("The offer SDP is empty")
     return await broker_for(node, conference).update(call, body)
@@ -174,8 +210,14 @@ def drop_call(
     if call is None or call.closed:
         return False
     call.closed = True
-    node.timers.spawn(node.media.close_call(call.uuid))
+    release_call(node, call)
     node.bus.send(p.uuid, "call_disconnected", {"call_uuid": call.uuid, "reason": reason})
     node.participant_updated(p)
     node.refresh_media_views(node.room_of(p))
     return True
+
+
+def record_statistics(node: Node, p: Participant, call: Call, body: wire.StatisticsBody) -> None:
+    """Kept for tests: ``node.statistics[participant_uuid]`` (and the call's latest)."""
+    call.statistics = body.body()
+    node.statistics.record(p.uuid, call.uuid, body, node.now())

@@ -18,6 +18,8 @@ Config file format (JSON; ``pexbot emulator --config FILE``; example in
       "traffic_limit": 10000,         // exchanges (and events) kept in emu.traffic
       "sse_keepalive": 15,            // seconds between ": keepalive" comments on idle streams
       "expiry_sweep_interval": 0.5,   // seconds between expired-token sweeps
+      "direct_media_answer_timeout": 20,  // seconds a held direct-media /calls or update
+                                          // waits for the far end's ack {sdp}
       "version_id": "36", "pseudo_version": "77777.0.0",   // the "version" the node reports
       "conferences": [
         {
@@ -27,7 +29,10 @@ Config file format (JSON; ``pexbot emulator --config FILE``; example in
           "host_pin": "1234",             // null: no PIN (everyone is a Host)
           "guest_pin": null,              // needs host_pin, as in Infinity
           "locked": false,                // guests land in the waiting room
-          "direct_media": false,
+          "direct_media": false,          // two media participants, brokered peer to peer
+          "direct_media_relay": false,    // direct media through emulator-owned UDP relay
+                                          // ports (path faults; see path_relay.py)
+          "stats_interval_ms": 5000,      // client_stats_update_interval (direct media), ms
           "chat_enabled": true,
           "guests_can_present": true,
           "guests_can_unmute": true,      // a Guest muted by a Host may unmute itself
@@ -92,6 +97,8 @@ class ConferenceConfig(_Strict):
     guest_pin: str | None = None
     locked: bool = False
     direct_media: bool = False
+    direct_media_relay: bool = False
+    stats_interval_ms: int = Field(default=5000, gt=0)
     chat_enabled: bool = True
     guests_can_present: bool = True
     guests_can_unmute: bool = True
@@ -115,6 +122,8 @@ class ConferenceConfig(_Strict):
         for pin in (self.host_pin, self.guest_pin):
             if pin is not None and (not pin or pin.lower() == "none"):
                 raise ValueError("a PIN must be a non-empty string other than 'none'")
+        if self.direct_media_relay and not self.direct_media:
+            raise ValueError("direct_media_relay needs direct_media: true")
         if self.targets and not self.virtual_reception:
             raise ValueError("targets only make sense with virtual_reception: true")
         return self
@@ -140,6 +149,7 @@ class EmulatorConfig(_Strict):
     traffic_limit: int = Field(default=10_000, ge=1)
     sse_keepalive: float = Field(default=15.0, gt=0)
     expiry_sweep_interval: float = Field(default=0.5, gt=0)
+    direct_media_answer_timeout: float = Field(default=20.0, gt=0)
     version_id: str = "36"
     pseudo_version: str = "77777.0.0"
 

@@ -11,7 +11,13 @@ HTTP (POST, JSON body; every field optional):
 ``/emulator/faults/expire_tokens`` ``{"participant_uuid"}`` → tokens expire now; the
                                    participant is removed (``disconnect`` event)
 ``/emulator/faults/maintenance``   ``{"enabled": true}`` → status and request_token 503
-``/emulator/faults/clear``         forget pending fail/delay rules, leave maintenance
+``/emulator/faults/path``          ``{"target", "blocked", "loss_percent"}`` → the
+                                   direct-media path of a conference (alias, id or a
+                                   participant uuid; needs ``direct_media_relay: true``):
+                                   blocked drops every datagram both ways; answers the
+                                   state and packet counters (GET: ``?target=``)
+``/emulator/faults/clear``         forget pending fail/delay rules, leave maintenance,
+                                   unblock every path
 =================================  =====================================================
 
 Rules apply to ``/api/client/v2/...`` requests only, in the order they were added; each
@@ -22,7 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .model import Conference
 from .node import Node
+from .path_relay import PathState
 
 
 @dataclass
@@ -106,6 +114,40 @@ class Faults:
     def pending(self) -> int:
         return sum(rule.remaining for rule in self._rules)
 
+    # -- the direct-media path (see .path_relay) ------------------------------------------------
+
+    def block_path(self, target: str, blocked: bool = True) -> PathState:
+        """Drop (or pass again) every datagram between the two peers of a direct-media
+        conference; ``target``: its alias or id, or one of its participants' uuid."""
+        return self.set_path(target, blocked=blocked)
+
+    def set_path(
+        self, target: str, *, blocked: bool | None = None, loss_percent: float | None = None
+    ) -> PathState:
+        conference = self._relayed_conference(target)
+        return self._node.direct_media.relay.set_path(
+            conference.id, blocked=blocked, loss_percent=loss_percent
+        )
+
+    def path(self, target: str) -> PathState:
+        """The path's fault settings and packet counters (forwarded, dropped)."""
+        return self._node.direct_media.relay.state(self._relayed_conference(target).id)
+
+    def _relayed_conference(self, target: str) -> Conference:
+        node = self._node
+        conference = node.conference_by_alias(target) or node.conferences.get(target)
+        if conference is None and target in node.participants:
+            conference = node.conference_of(node.participants[target])
+        if conference is None:
+            raise ValueError(f"no conference or participant {target!r}")
+        if not conference.config.direct_media_relay:
+            raise ValueError(
+                f"conference {conference.alias!r} has no direct-media path relay "
+                "(configure it with direct_media: true, direct_media_relay: true)"
+            )
+        return conference
+
     def clear(self) -> None:
         self._rules.clear()
         self._node.maintenance = False
+        self._node.direct_media.relay.clear_faults()

@@ -184,7 +184,12 @@ def clone_frame(frame: AudioFrame | VideoFrame) -> AudioFrame | VideoFrame:
 
 class RelayRouter:
     """1:1 relay: each leg gets the other participant's audio and video, the caller's own for a
-    test call, the waiting card and silence when alone; slides carry whoever presents."""
+    test call, the waiting card and silence when alone; slides carry whoever presents.
+
+    Slides follow the node's floor once it has been told (:meth:`set_presenter`): only the
+    presenter's slides are relayed, to everyone but the presenter. A router the node never
+    told (used on its own) relays the latest-joined leg that sends slides.
+    """
 
     def __init__(self, room: str) -> None:
         self.room = room
@@ -194,10 +199,20 @@ class RelayRouter:
         self._fanouts: dict[tuple[Leg, MediaRole], Fanout] = {}
         self._retired: list[Fanout] = []  # replaced by a renegotiation: cancelled, not awaited
         self._routes: dict[tuple[Leg, MediaRole], tuple[Fanout, Tap]] = {}
+        #: the participant holding the floor (None: nobody), once ``floor_known``
+        self.presenter: str | None = None
+        self.floor_known = False
 
     @property
     def legs(self) -> list[Leg]:
         return list(self._legs)
+
+    def set_presenter(self, participant_uuid: str | None) -> None:
+        """The node's floor: relay this participant's slides (None: nobody's)."""
+        if self.floor_known and participant_uuid == self.presenter:
+            return
+        self.presenter, self.floor_known = participant_uuid, True
+        self._refresh()
 
     def leg_added(self, leg: Leg) -> None:
         self._legs.append(leg)
@@ -247,6 +262,15 @@ class RelayRouter:
         """The (leg, role) whose input ``dest`` should receive on ``role``; None: the filler."""
         if dest.call.service_type == "test_call":
             return (dest, role) if dest.live_input(role) is not None else None
+        if role == "slides" and self.floor_known:
+            if self.presenter is None or dest.call.participant_uuid == self.presenter:
+                return None
+            presenting = [
+                leg
+                for leg in self._legs
+                if leg.call.participant_uuid == self.presenter and leg.live_input(role)
+            ]
+            return (presenting[-1], role) if presenting else None
         others = [leg for leg in self._legs if leg is not dest and leg.live_input(role)]
         if not others:
             return None

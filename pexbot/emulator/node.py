@@ -15,11 +15,14 @@ Events are in :mod:`.room_events`.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from .. import wire
 from .admission import admit, present
+from .call_stats import StatsStore
 from .config import ConferenceConfig, EmulatorConfig, normalise_alias
+from .direct_media import DirectMediaHub
 from .events import EventBus
 from .media import ComposingBackend, MediaBackend
 from .model import (
@@ -34,6 +37,7 @@ from .model import (
     UnavailableError,
     new_uuid,
 )
+from .presentation import PresentationMedia
 from .room_events import RoomEvents
 from .timers import Timers
 from .tokens import Ticket, TicketStore, TokenStore
@@ -75,11 +79,30 @@ class Node(RoomEvents):
         self.conferences: dict[str, Conference] = {}
         self.participants: dict[str, Participant] = {}
         self.released: list[tuple[str, str]] = []  # (participant uuid, reason) in order
+        #: direct-media conferences: legs, offer/answer brokering, the path relay
+        self.direct_media = DirectMediaHub(self)
+        #: statistics POSTed by clients, by participant uuid (.call_stats)
+        self.statistics = StatsStore()
+        #: media backend open_call count by conference alias (0 for direct media)
+        self.media_opens: Counter[str] = Counter()
         self._aliases: dict[str, str] = {}
         for conf in config.conferences:
             self._create_conference(conf, auto=False)
         if isinstance(media, ComposingBackend):
             media.set_voice_listener(self)
+        #: floor → media routers, presentation JPEGs and ``presentation_frame`` events
+        self.presentation = PresentationMedia(self)
+
+    # -- presentation (the floor rules are in .presentation) -----------------------------------
+
+    def stop_presentation(self, room: Room) -> None:
+        super().stop_presentation(room)
+        self.presentation.stopped(room)
+
+    def refresh_media_views(self, room: Room) -> None:
+        super().refresh_media_views(room)
+        # Routers are made with a room's first call: each refresh re-tells them the floor.
+        self.presentation.sync_media(room)
 
     # -- conferences --------------------------------------------------------------------------
 
@@ -243,6 +266,8 @@ class Node(RoomEvents):
             trickle_ice_enabled=True,
             direct_media=cfg.direct_media,
             use_relay_candidates_only=False,
+            pex_datachannel_id=1 if cfg.direct_media else None,
+            client_stats_update_interval=cfg.stats_interval_ms if cfg.direct_media else None,
             breakout_rooms=cfg.breakout_rooms,
             idp_uuid=p.idp_uuid,
             # An empty list breaks Chromium (official-client-flow §18): omit instead.
@@ -296,8 +321,12 @@ class Node(RoomEvents):
             raise ForbiddenError(INVALID_TOKEN)
         new, record = refreshed
         participant = self.participants[record.participant_uuid]
+        cfg = self.conference_of(participant).config
         return wire.RefreshTokenResult(
-            token=new, expires=format_expires(record.lifetime), role=participant.role
+            token=new,
+            expires=format_expires(record.lifetime),
+            role=participant.role,
+            client_stats_update_interval=cfg.stats_interval_ms if cfg.direct_media else None,
         )
 
     def release(self, participant: Participant, reason: str) -> None:
@@ -331,7 +360,8 @@ class Node(RoomEvents):
         for call in participant.calls.values():
             if not call.closed:
                 call.closed = True
-                self.timers.spawn(self.media.close_call(call.uuid))
+                if not self.direct_media.release(call):  # direct media: peer_disconnect
+                    self.timers.spawn(self.media.close_call(call.uuid))
         self.timers.cancel_key(participant.uuid)
         self.timers.cancel_key(captions_key(participant))
         self.tokens.revoke_all(participant.uuid)

@@ -1,4 +1,5 @@
-"""Participant functions: mute, spotlight, role, presentation floor, captions, transfer..."""
+"""Participant functions: mute, spotlight, role, captions, transfer... (the presentation floor
+is in :mod:`.presentation`)."""
 
 from __future__ import annotations
 
@@ -111,34 +112,6 @@ def preferred_aspect_ratio(p: Participant, ratio: float) -> bool:
 def disconnect(node: Node, actor: Participant, p: Participant) -> bool:
     node.remove(p, reason=SELF_DISCONNECT if actor.uuid == p.uuid else DISCONNECTED_BY_HOST)
     return True
-
-
-# -- presentation floor -------------------------------------------------------------------------
-
-
-def take_floor(node: Node, room: Room, p: Participant) -> None:
-    conference = node.conferences[room.conference_id]
-    if not p.is_host and not conference.config.guests_can_present:
-        raise ForbiddenError("Guests cannot present in this conference")
-    if not room.presentation_allowed:
-        raise ForbiddenError("Presentation is not allowed")
-    previous = room.participants.get(room.presenter_uuid or "")
-    if previous is not None and previous.uuid != p.uuid:
-        previous.is_presenting = False
-        node.participant_updated(previous)
-    room.presenter_uuid = p.uuid
-    p.is_presenting = True
-    node.participant_updated(p)
-    node.emit_room(room, "presentation_start", node.presentation_data(p), exclude=p.uuid)
-    frame_id = str(next(node.frame_ids))
-    for uuid, other in room.participants.items():
-        if uuid != p.uuid and other.kind == "client":
-            node.bus.send(uuid, "presentation_frame", None, id=frame_id)
-
-
-def release_floor(node: Node, room: Room, p: Participant) -> None:
-    if room.presenter_uuid == p.uuid:
-        node.stop_presentation(room)
 
 
 # -- live captions ------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ async def fecc(request: web.Request) -> web.StreamResponse:
 
 
 async def statistics(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
     body = await body_of(request, wire.StatisticsBody)
-    call_of(request).statistics = body.body()
+    calls.record_statistics(ctx.node, target_of(request), call_of(request), body)
     return ok(None)
 
 

@@ -1,4 +1,5 @@
-"""The emulator's private control API under ``/emulator/`` (faults, traffic, SSO page)."""
+"""The emulator's private control API under ``/emulator/`` (faults, traffic, statistics, SSO
+page)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from .model import BadRequestError, NotFoundError
+from .path_relay import PathState
 from .tokens import Ticket
 from .web_util import FAULTS, NODE, TRAFFIC, RouteSpec, json_of
 
@@ -81,6 +83,50 @@ async def clear(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "success", "result": True})
 
 
+def _path_json(state: PathState) -> dict[str, Any]:
+    counters = state.counters
+    return {
+        "blocked": state.blocked,
+        "loss_percent": state.loss_percent,
+        "forwarded_packets": counters.forwarded_packets,
+        "forwarded_bytes": counters.forwarded_bytes,
+        "dropped_packets": counters.dropped_packets,
+    }
+
+
+async def path(request: web.Request) -> web.StreamResponse:
+    """Change the direct-media path of a conference (block, loss); answers its state."""
+    data = await json_of(request)
+    blocked = data.get("blocked")
+    if blocked is not None and not isinstance(blocked, bool):
+        raise BadRequestError("blocked must be a boolean")
+    loss = _number(data, "loss_percent", -1)
+    try:
+        state = request.app[FAULTS].set_path(
+            _opt_str(data, "target") or "",
+            blocked=blocked,
+            loss_percent=None if loss < 0 else loss,
+        )
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from None
+    return web.json_response({"status": "success", "result": _path_json(state)})
+
+
+async def path_state(request: web.Request) -> web.StreamResponse:
+    """``?target=``: the path's fault settings and packet counters."""
+    try:
+        state = request.app[FAULTS].path(request.query.get("target", ""))
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from None
+    return web.json_response({"status": "success", "result": _path_json(state)})
+
+
+async def statistics(request: web.Request) -> web.StreamResponse:
+    """Every statistics sample clients posted, by participant (see .call_stats)."""
+    result = request.app[NODE].statistics.to_json()
+    return web.json_response({"status": "success", "result": result})
+
+
 async def traffic(request: web.Request) -> web.StreamResponse:
     records = [
         {
@@ -122,6 +168,9 @@ ROUTES = [
     RouteSpec("POST", "/emulator/faults/fail", fail, "control.fail"),
     RouteSpec("POST", "/emulator/faults/maintenance", maintenance, "control.maintenance"),
     RouteSpec("POST", "/emulator/faults/clear", clear, "control.clear"),
+    RouteSpec("POST", "/emulator/faults/path", path, "control.path"),
+    RouteSpec("GET", "/emulator/faults/path", path_state, "control.path_state"),
+    RouteSpec("GET", "/emulator/statistics", statistics, "control.statistics"),
     RouteSpec("GET", "/emulator/traffic", traffic, "control.traffic"),
     RouteSpec("POST", "/emulator/traffic/clear", clear_traffic, "control.clear_traffic"),
     RouteSpec("GET", "/emulator/sso", sso, "control.sso"),

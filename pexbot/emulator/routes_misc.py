@@ -1,4 +1,5 @@
-"""Node status, theme, layouts, and the images: avatar and presentation frames."""
+"""Node status, theme, layouts, and the images: avatar and presentation frames (the
+pictures come from :mod:`.presentation`)."""
 
 from __future__ import annotations
 
@@ -43,14 +44,25 @@ async def avatar(request: web.Request) -> web.StreamResponse:
     return web.Response(body=assets.PLACEHOLDER_JPEG, content_type="image/jpeg")
 
 
-async def presentation(request: web.Request) -> web.StreamResponse:
+async def _presentation(request: web.Request, *, high: bool) -> web.StreamResponse:
     ctx = context(request)
     frame_id = request.query.get("id") or request.headers.get("id")
     if not frame_id:
         raise BadRequestError("Missing presentation frame id")
     if ctx.room.presenter_uuid is None:
         raise NotFoundError("No presentation")
-    return web.Response(body=assets.PLACEHOLDER_JPEG, content_type="image/jpeg")
+    body = ctx.node.presentation.jpeg(ctx.room, high=high)
+    return web.Response(body=body, content_type="image/jpeg")
+
+
+async def presentation(request: web.Request) -> web.StreamResponse:
+    """``presentation.jpeg``: the newest presentation picture, at most 1280 wide."""
+    return await _presentation(request, high=False)
+
+
+async def presentation_high(request: web.Request) -> web.StreamResponse:
+    """``presentation_high.jpeg``: the newest presentation picture at full size."""
+    return await _presentation(request, high=True)
 
 
 ROUTES = [
@@ -62,7 +74,7 @@ ROUTES = [
     RouteSpec("GET", "layout_svgs", layout_svgs, "conference.layout_svgs"),
     RouteSpec("GET", "participants/{participant_uuid}/avatar.jpg", avatar, "participant.avatar"),
     RouteSpec("GET", "presentation.jpeg", presentation, "misc.presentation"),
-    RouteSpec("GET", "presentation_high.jpeg", presentation, "misc.presentation_high"),
+    RouteSpec("GET", "presentation_high.jpeg", presentation_high, "misc.presentation_high"),
 ]
 
 # The same reads inside a breakout room (a Host's control participant asks them there).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import wire
-from . import ops_conference
+from . import ops_conference, presentation
 from . import ops_participant as ops
 from .web_util import RequestContext, RouteSpec, simple, with_body
 
@@ -26,11 +26,11 @@ def _record_fecc(ctx: RequestContext, body: wire.FeccParticipantBody) -> bool:
 
 
 def _take_floor(ctx: RequestContext) -> None:
-    ops.take_floor(ctx.node, ctx.room, _t(ctx))
+    presentation.take_floor(ctx.node, ctx.room, _t(ctx))
 
 
 def _release_floor(ctx: RequestContext) -> None:
-    ops.release_floor(ctx.node, ctx.room, _t(ctx))
+    presentation.release_floor(ctx.node, ctx.room, _t(ctx))
 
 
 def _notify_not_afk(ctx: RequestContext) -> bool:

@@ -8,6 +8,8 @@
         emu.faults     # fault injection (.faults module)
         emu.traffic    # recorded exchanges (.traffic module); emu.traffic.events: events sent
         emu.node       # domain state: conferences, participants, released tokens...
+        emu.node.statistics   # statistics clients posted, by participant (.call_stats)
+        emu.node.direct_media # direct-media legs and the path relay (.direct_media)
 
 Media: by default every ``/calls`` is answered by aiortc and the conference is transcoded
 (each participant gets a layout of the others and their audio mix, see :mod:`.compositor`);
@@ -103,6 +105,7 @@ class Emulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self.node.bus.close_all("emulator shutting down")
+        self.node.direct_media.close()  # held direct-media requests end; relay ports close
         if self._runner is not None:
             await self._runner.cleanup()
         await self.timers.aclose()

@@ -1,0 +1,154 @@
+"""Long-lived incoming tracks: what the application gets from ``on_track``, once per role and kind.
+
+A media call may replace its peer connection underneath (ICE restart, a new direct-media peer),
+and every new connection brings new remote tracks. The application never sees those: it gets
+an :class:`IncomingTrack`, whose *source* (the current remote track) the call swaps. Its sink
+sees one continuous stream:
+
+- timestamps stay monotonic: each source's frames are shifted so that its first frame follows
+  the previous source's last one by the wall-clock time that passed (the first source is passed
+  through unchanged);
+- a source that ends (its peer connection closed) is not the end of the track: ``recv()`` waits
+  for the next source. Only :meth:`IncomingTrack.stop` (the call closing) ends it.
+
+It also counts what the application took (frames, last size) for the call's statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import time
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame, VideoFrame
+
+Frame = AudioFrame | VideoFrame
+
+
+class Restamper:
+    """Maps each source's pts onto one monotonic timeline (pure; fed arrival times)."""
+
+    def __init__(self) -> None:
+        self._offset = 0  # added to the current source's pts
+        self._last_out: int | None = None
+        self._last_at = 0.0
+        self._rate: fractions.Fraction | None = None  # ticks per second of the output
+        self._fresh = False  # the next frame is the first of a new source
+
+    def new_source(self) -> None:
+        self._fresh = True
+
+    def stamp(self, pts: int | None, time_base: fractions.Fraction | None, at: float) -> int | None:
+        """The output pts of a frame with ``pts`` (in ``time_base``) that arrived at ``at``."""
+        if pts is None or time_base is None or time_base == 0:
+            return pts
+        rate = 1 / time_base
+        if self._rate is not None and rate != self._rate:
+            # Another clock rate (a new codec): convert our timeline's position into it.
+            assert self._last_out is not None
+            self._last_out = int(self._last_out * rate / self._rate)
+            self._fresh = True
+        self._rate = rate
+        if self._fresh and self._last_out is not None:
+            gap = max(1, int((at - self._last_at) * rate))
+            self._offset = self._last_out + gap - pts
+        self._fresh = False
+        out = pts + self._offset
+        if self._last_out is not None and out <= self._last_out:
+            # A source whose time went back (it should not): never let the sink see that.
+            self._offset += self._last_out + 1 - out
+            out = self._last_out + 1
+        self._last_out, self._last_at = out, at
+        return out
+
+
+class IncomingTrack(MediaStreamTrack):
+    """One role's audio or video as the application sees it; see the module docstring."""
+
+    def __init__(self, kind: str, role: str = "main") -> None:
+        super().__init__()
+        self.kind = kind
+        self.role = role
+        self._source: MediaStreamTrack | None = None
+        self._changed = asyncio.Event()
+        self._restamper = Restamper()
+        #: frames handed to the application, and sources it was fed from
+        self.frames = 0
+        self.sources = 0
+        #: (width, height) of the last video frame
+        self.size: tuple[int, int] | None = None
+        self.last_frame_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"IncomingTrack({self.role}/{self.kind}, frames={self.frames}, {self.readyState})"
+
+    @property
+    def source(self) -> MediaStreamTrack | None:
+        return self._source
+
+    def set_source(self, source: MediaStreamTrack | None) -> None:
+        """Read from ``source`` from now on (None: nothing until the next one)."""
+        if source is self._source:
+            return
+        self._source = source
+        if source is not None:
+            self.sources += 1
+            self._restamper.new_source()
+        self._changed.set()
+
+    def stop(self) -> None:
+        self._source = None
+        self._changed.set()
+        super().stop()
+
+    async def recv(self) -> Frame:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self._source
+            if source is None:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            frame = await self._next(source)
+            if frame is None:
+                continue
+            return self._deliver(frame)
+
+    async def _next(self, source: MediaStreamTrack) -> Frame | None:
+        """A frame of ``source``, or None when it ended or was replaced meanwhile."""
+        self._changed.clear()
+        pull: asyncio.Future[Any] = asyncio.ensure_future(source.recv())
+        changed = asyncio.ensure_future(self._changed.wait())
+        try:
+            await asyncio.wait({pull, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+            if not pull.done():
+                # aiortc's remote track recv() is a queue get: safe to cancel.
+                pull.cancel()
+                with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
+                    await pull
+        if pull.cancelled():
+            return None
+        error = pull.exception()
+        if error is not None:
+            if isinstance(error, MediaStreamError):
+                if self._source is source:
+                    self._source = None  # ended: wait for the call's next connection
+                return None
+            raise error
+        frame = pull.result()
+        return frame if isinstance(frame, AudioFrame | VideoFrame) else None
+
+    def _deliver(self, frame: Frame) -> Frame:
+        now = time.monotonic()
+        frame.pts = self._restamper.stamp(frame.pts, frame.time_base, now)
+        self.frames += 1
+        self.last_frame_at = now
+        if isinstance(frame, VideoFrame):
+            self.size = (frame.width, frame.height)
+        return frame

@@ -1,0 +1,263 @@
+"""The record job: join, record main audio+video and any presentation, log the events.
+
+::
+
+    job = RecordJob(target, RecordOptions(out=Path("rec"), duration=60))
+    result = await job.run(stop)        # stop: an asyncio.Event (a signal handler sets it)
+
+Writes into ``out``: ``main.mkv`` (the conference as the bot receives it), ``presentation.mkv``
+when someone presents (on the same clock: it starts where the presentation started), and
+``events.jsonl`` (:mod:`.event_log`). The bot itself sends black video and silence.
+
+Ends on ``duration``, on ``stop``, when the node ends the session or the call (conference
+over, bot disconnected). Every way out leaves the conference (call disconnected, token
+released) and then finalises the files, cancellation included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from media import Recorder
+
+from ..call import MediaCall
+from ..errors import CallError
+from ..events import Event, EventName, PresentationStarted, PresentationStopped
+from ..session import Session
+from .event_log import EventLog
+from .metrics import MetricsRegistry
+from .stats import RtpRates, RtpTotals, rtp_totals
+from .target import JoinTarget, until_end
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    out: Path
+    duration: float | None = None
+    #: mkv (VP8 + Opus), webm or mp4 (H.264 + AAC)
+    container: str = "mkv"
+    #: seconds between status updates (bitrate sampling, ``on_status``)
+    status_every: float = 1.0
+
+
+@dataclass(frozen=True)
+class RecordStatus:
+    elapsed: float  # seconds on the recording clock (0 before the first frame)
+    rx_bps: float | None
+    participants: int
+    roles: tuple[str, ...]  # roles with a file so far
+
+
+@dataclass
+class RecordResult:
+    reason: str  # "duration", "stopped", or "ended: <the node's reason>"
+    seconds: float
+    participants: int
+    events_file: Path
+    events: int
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "seconds": round(self.seconds, 3),
+            "participants": self.participants,
+            "events_file": str(self.events_file),
+            "events": self.events,
+            "files": self.files,
+        }
+
+
+class RecordJob:
+    def __init__(
+        self,
+        target: JoinTarget,
+        options: RecordOptions,
+        *,
+        on_status: Callable[[RecordStatus], None] | None = None,
+        metrics: MetricsRegistry | None = None,
+    ) -> None:
+        self.target = target
+        self.options = options
+        self._on_status = on_status
+        self.recorder = Recorder(options.out, container=options.container)
+        self._session: Session | None = None
+        self._call: MediaCall | None = None
+        self._rates: RtpRates | None = None
+        self._last: RtpTotals | None = None
+        self._roles_noted: set[str] = set()
+        if metrics is not None:
+            _describe(metrics)
+            metrics.set("pexbot_bots_joined", 0)
+            self._metrics = metrics
+        else:
+            self._metrics = MetricsRegistry()
+
+    def _t0(self) -> float | None:
+        """Monotonic time of the recording clock's zero (the recorder runs on monotonic)."""
+        if self.recorder.started_at is None:
+            return None
+        return time.monotonic() - self.recorder.elapsed()
+
+    def status(self) -> RecordStatus:
+        session = self._session
+        return RecordStatus(
+            elapsed=self.recorder.elapsed(),
+            rx_bps=self._rates.rx_bps if self._rates else None,
+            participants=len(session.state.roster) if session else 0,
+            roles=tuple(sorted(self.recorder.paths)),
+        )
+
+    async def run(self, stop: asyncio.Event | None = None) -> RecordResult:
+        options = self.options
+        options.out.mkdir(parents=True, exist_ok=True)
+        events: EventLog | None = None
+        reason = "stopped"
+        try:
+            async with self.target.session() as session:
+                self._session = session
+                # Created once joined, so a refused join leaves no events file behind.
+                events = EventLog(options.out / EVENTS_FILE, self._t0)
+                reason = await self._record(session, events, stop)
+        finally:
+            self._metrics.set("pexbot_bots_joined", 0)
+            # The session is left (the tracks have ended): finalise the files, even when
+            # cancelled meanwhile.
+            close = asyncio.ensure_future(self.recorder.close())
+            try:
+                await asyncio.shield(close)
+            except asyncio.CancelledError:
+                await asyncio.wait({close})
+                raise
+            finally:
+                if events is not None:
+                    self._note_files(events)
+                    events.note({"event": "recording_end", "reason": reason})
+                    events.close()
+        assert events is not None
+        participants = len(self._session.state.roster) if self._session else 0
+        return RecordResult(
+            reason=reason,
+            seconds=self.recorder.elapsed(),
+            participants=participants,
+            events_file=events.path,
+            events=events.written,
+            files=self._file_summary(),
+        )
+
+    async def _record(self, session: Session, events: EventLog, stop: asyncio.Event | None) -> str:
+        events.roster(list(session.state.roster.values()))
+        session.on(None, events.on_event)
+        session.on(
+            [EventName.PRESENTATION_START, EventName.PRESENTATION_STOP],
+            self._presentation_changed,
+        )
+        call = await session.call(on_track=self._track)
+        self._call = call
+        self._metrics.set("pexbot_bots_joined", 1)
+        if session.state.presentation.active:
+            await self._receive_presentation(call)
+        session.spawn(self._sample_forever(events), name="pexbot-record-status")
+        ended = await until_end(
+            duration=self.options.duration, stop=stop, ended=[session.ended, call.ended]
+        )
+        if ended != "ended":
+            return ended
+        why = session.end_reason if session.ended.is_set() else call.end_reason
+        return f"ended: {why or 'by the node'}"
+
+    def _track(self, role: str, track: Any) -> None:
+        self.recorder.add_track(track, role=role)
+
+    async def _presentation_changed(self, event: Event) -> None:
+        call = self._call
+        if call is None:
+            return  # the call is not up yet; run() checks the state once it is
+        if isinstance(event, PresentationStarted):
+            await self._receive_presentation(call)
+        elif isinstance(event, PresentationStopped):
+            with contextlib.suppress(CallError):
+                await call.stop_receiving_presentation()
+
+    async def _receive_presentation(self, call: MediaCall) -> None:
+        try:
+            await call.receive_presentation()
+        except CallError as exc:  # an audio-only call has no presentation line
+            log.warning("not recording the presentation: %s", exc)
+
+    async def _sample_forever(self, events: EventLog) -> None:
+        while True:
+            await asyncio.sleep(self.options.status_every)
+            await self._sample(events)
+
+    async def _sample(self, events: EventLog) -> None:
+        call = self._call
+        if call is not None and not call.ended.is_set():
+            totals = await rtp_totals(call.pc)
+            if self._last is not None:
+                self._rates = RtpRates.between(self._last, totals)
+            self._last = totals
+        self._note_files(events)
+        events.flush()
+        status = self.status()
+        self._update_metrics(status)
+        if self._on_status is not None:
+            self._on_status(status)
+
+    def _note_files(self, events: EventLog) -> None:
+        for role, stats in sorted(self.recorder.stats().items()):
+            if role not in self._roles_noted:
+                self._roles_noted.add(role)
+                record = {"event": "file_start", "role": role, "file": stats.path.name}
+                events.note(record, t=stats.start)
+
+    def _update_metrics(self, status: RecordStatus) -> None:
+        m = self._metrics
+        m.set("pexbot_recording_seconds", status.elapsed)
+        m.set("pexbot_participants", status.participants)
+        m.set("pexbot_media_flowing", 1 if status.roles else 0)
+        if status.rx_bps is not None:
+            m.set("pexbot_rx_bitrate_bps", status.rx_bps)
+        if self._rates is not None:
+            m.set("pexbot_tx_bitrate_bps", self._rates.tx_bps)
+        for role, stats in self.recorder.stats().items():
+            for kind, stream in stats.streams.items():
+                m.set("pexbot_frames_total", stream.frames_written, role=role, kind=kind)
+                m.set("pexbot_frames_dropped_total", stream.frames_dropped, role=role, kind=kind)
+            m.set("pexbot_errors_total", 1 if stats.error else 0, role=role)
+
+    def _file_summary(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for role, stats in self.recorder.stats().items():
+            out[role] = {
+                "file": str(stats.path),
+                "duration_s": round(stats.duration, 3),
+                "bytes": stats.bytes_written,
+                "frames": {k: s.frames_written for k, s in stats.streams.items()},
+                "dropped": {k: s.frames_dropped for k, s in stats.streams.items()},
+                "error": stats.error,
+            }
+        return out
+
+
+def _describe(m: MetricsRegistry) -> None:
+    m.describe("pexbot_bots_joined", "bots in the conference")
+    m.describe("pexbot_media_flowing", "1 once media is being recorded")
+    m.describe("pexbot_recording_seconds", "seconds on the recording clock")
+    m.describe("pexbot_participants", "participants in the roster")
+    m.describe("pexbot_rx_bitrate_bps", "received bitrate, bits per second")
+    m.describe("pexbot_tx_bitrate_bps", "sent bitrate, bits per second")
+    m.describe("pexbot_frames_total", "frames written to the recording", "counter")
+    m.describe("pexbot_frames_dropped_total", "frames dropped by the recorder", "counter")
+    m.describe("pexbot_errors_total", "recording files that hit an error", "counter")

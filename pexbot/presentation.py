@@ -1,0 +1,504 @@
+"""A session's presentation: sending it, being taken over, and receiving someone else's.
+
+::
+
+    async with Session(node, alias) as session:
+        await session.call(on_track=recorder_on_track)
+        await session.presentation.present_files(["deck/", "demo.mp4"], loop=True)
+        stopped = await session.presentation.wait_stopped()  # released, taken over, ...
+
+Sending (official-client-flow.md §11, §18): ``take_floor`` (a refusal raises
+:class:`~pexbot.errors.FloorDenied` and nothing else happens), then the call's slides m-line
+goes ``sendonly`` through ``update`` → ``ack {}``. :meth:`PresentationController.stop` is
+``release_floor`` → ``update`` (``inactive``) → ``ack {}``. The sources are whatever
+:mod:`media.presenter` plays (files, images, slide folders, application tracks) or any video
+track.
+
+Taken over: a ``presentation_start`` naming someone else while we send means the node gave the
+floor away. We stop as Pexip's client does (``release_floor``, slides ``inactive``), close the
+source if we own it, tell the application (:class:`SendingStopped` with ``reason
+"taken_over"``, through :meth:`~PresentationController.wait_stopped` and
+:meth:`~PresentationController.on_stopped`) and start receiving the new presentation. Our own
+``presentation_start`` (``presenter_uuid`` is us) never stops us; an all-empty one is a
+revocation and is ignored.
+
+Receiving: on ``presentation_start`` a call with a slides line switches it to ``recvonly``
+(``update``); the track reaches the call's ``on_track`` as role ``"presentation"``.
+``presentation_stop`` sets it back to ``inactive`` unless we are sending. Without a slides line
+(audio, video-only, ``present="main"``) or without a call, the JPEG fallback
+(:mod:`pexbot.presentation_jpeg`) fetches each announced picture and feeds one long-lived track,
+handed once to the call's ``on_track`` (or to the sink given to
+:meth:`~PresentationController.receive_jpeg`) as role ``"presentation"``.
+
+Events are handled in arrival order by one worker task spawned on the session; application
+calls and the worker take one lock, so a renegotiation never overlaps another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from .errors import CallError, FloorDenied, PexbotError, SessionEnded
+from .events import Event, PresentationFrame, PresentationStarted, PresentationStopped
+from .presentation_jpeg import FetchJpeg, JpegPresentationReceiver, JpegPresentationTrack
+from .sdp import Direction, MediaRole
+
+if TYPE_CHECKING:
+    from media.content import ContentCaps
+    from media.presenter import PresentationPlaylist
+
+__all__ = [
+    "JpegPolicy",
+    "PresentationController",
+    "PresentingCall",
+    "ReceiveMode",
+    "SendingStopped",
+    "StopReason",
+]
+
+log = logging.getLogger(__name__)
+
+StopReason = Literal["released", "taken_over", "call_ended", "source_ended", "closed"]
+ReceiveMode = Literal["video", "jpeg"]
+#: "auto": JPEGs only without a slides line; "always": JPEGs even with one; "never": no JPEGs
+JpegPolicy = Literal["auto", "always", "never"]
+OnTrack = Callable[[str, MediaStreamTrack], None]
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+#: presentation_start / stop events and internal changes waiting for the worker
+INBOX_SIZE = 64
+
+
+@dataclass(frozen=True)
+class SendingStopped:
+    """Why our presentation stopped; ``taken_by`` is the presentation that took the floor."""
+
+    reason: StopReason
+    detail: str
+    taken_by: PresentationStarted | None = None
+
+
+class PresentingCall(Protocol):
+    """What the controller uses of a :class:`~pexbot.call.MediaCall`."""
+
+    roles: list[MediaRole]
+    presenting: bool
+    slides_direction: Direction
+    ended: asyncio.Event
+
+    async def start_presenting(self, track: MediaStreamTrack) -> None: ...
+    async def stop_presenting(self) -> None: ...
+    async def receive_presentation(self) -> None: ...
+    async def stop_receiving_presentation(self) -> None: ...
+
+
+@dataclass(eq=False)
+class _Sending:
+    track: MediaStreamTrack
+    playlist: PresentationPlaylist | None
+    close_source: bool
+    done: asyncio.Event
+    notice: SendingStopped | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _CallEnded:
+    call: PresentingCall
+
+
+@dataclass(frozen=True)
+class _Reconsider:
+    """A call or a JPEG sink appeared: follow a presentation already running."""
+
+
+@dataclass(frozen=True, eq=False)
+class _SourceEnded:
+    sending: _Sending
+
+
+_Action = PresentationStarted | PresentationStopped | _CallEnded | _Reconsider | _SourceEnded
+
+
+def is_revocation(event: PresentationStarted) -> bool:
+    """An all-empty ``presentation_start``: Pexip's client ignores it, so do we."""
+    return not (event.presenter_name or event.presenter_uri or event.presenter_uuid)
+
+
+class PresentationController:
+    """``session.presentation``; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        me: Callable[[], str | None],
+        spawn: Spawn,
+        fetch_jpeg: FetchJpeg,
+        release_floor: Callable[[], Coroutine[Any, Any, None]],
+        jpeg: JpegPolicy = "auto",
+        high_jpeg: bool = False,
+        jpeg_interval: float = 0.5,
+    ) -> None:
+        self._me = me
+        self._spawn = spawn
+        self._release_floor = release_floor
+        self.jpeg_policy: JpegPolicy = jpeg
+        self._jpeg = JpegPresentationReceiver(
+            fetch_jpeg, high=high_jpeg, min_interval=jpeg_interval
+        )
+        self._jpeg_task: asyncio.Task[None] | None = None
+        self._jpeg_sink: OnTrack | None = None
+        self._jpeg_given_to: OnTrack | None = None
+        self._call: PresentingCall | None = None
+        self._call_on_track: OnTrack | None = None
+        self._sending: _Sending | None = None
+        self._latest: _Sending | None = None  # also while it is being stopped
+        #: someone else's presentation in progress (None: nobody else presents)
+        self.presenter: PresentationStarted | None = None
+        #: how we receive it now, if we do
+        self.receiving: ReceiveMode | None = None
+        #: why our last presentation stopped
+        self.last_stopped: SendingStopped | None = None
+        self._callbacks: list[Callable[[SendingStopped], None]] = []
+        self._inbox: asyncio.Queue[_Action] = asyncio.Queue(INBOX_SIZE)
+        self._worker: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+        self._closed = False
+        #: events that did not fit the inbox
+        self.dropped_events = 0
+
+    def __repr__(self) -> str:
+        who = self.presenter.presenter_name if self.presenter else None
+        return (
+            f"PresentationController(sending={self.sending}, receiving={self.receiving}, "
+            f"presenter={who!r})"
+        )
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def sending(self) -> bool:
+        return self._sending is not None
+
+    @property
+    def source(self) -> MediaStreamTrack | None:
+        """The track on our slides line while we present."""
+        return self._sending.track if self._sending else None
+
+    @property
+    def jpeg_receiver(self) -> JpegPresentationReceiver:
+        return self._jpeg
+
+    @property
+    def jpeg_track(self) -> JpegPresentationTrack:
+        """The JPEG fallback's track (one per session; idle between presentations)."""
+        return self._jpeg.track
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def start(
+        self, source: MediaStreamTrack | PresentationPlaylist, *, close_source: bool = False
+    ) -> None:
+        """Present ``source`` (a video track, or a playlist: its track) on our call.
+
+        Raises CallError without a live call with a slides line or while already presenting,
+        FloorDenied when the node refuses the floor, or the call's errors if the update fails
+        (the floor is then given back). ``close_source``: stop the track or close the playlist
+        when the presentation stops, however it stops (also when starting fails).
+        """
+        from media.presenter import PresentationPlaylist
+
+        playlist = source if isinstance(source, PresentationPlaylist) else None
+        track = playlist.track if playlist is not None else source
+        assert isinstance(track, MediaStreamTrack)
+        try:
+            async with self._lock:
+                call = self._presenting_call()
+                try:
+                    await call.start_presenting(track)
+                except FloorDenied:
+                    raise
+                except PexbotError:
+                    # take_floor may have been granted: give it back, leave the line inactive
+                    with contextlib.suppress(PexbotError):
+                        await call.stop_presenting()
+                    raise
+                sending = _Sending(track, playlist, close_source, asyncio.Event())
+                self._sending = self._latest = sending
+                # ours replaces whoever presented (the node tells them); the line is sendonly now
+                self.presenter = None
+                if self.receiving == "jpeg":
+                    self._jpeg.set_active(False)
+                self.receiving = None
+        except BaseException:
+            if close_source:
+                await _close_source(track, playlist)
+            raise
+        if playlist is not None:
+            self._watch(playlist.ended, _SourceEnded(sending))
+        log.info("presenting %s", playlist.items[0].label if playlist else track)
+
+    async def present_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        loop: bool = False,
+        seconds: float = 5.0,
+        caps: ContentCaps | None = None,
+        stamp_codes: bool = False,
+    ) -> PresentationPlaylist:
+        """Present files and folders (videos, images shown ``seconds`` each, slide folders) as
+        one playlist, once or looping; it is closed when the presentation stops. A once-through
+        playlist stops the presentation when it is over (``reason "source_ended"``)."""
+        from media.presenter import PresentationPlaylist
+
+        self._presenting_call()  # fail before reading any file
+        playlist = await PresentationPlaylist.open(
+            paths, seconds=seconds, loop=loop, caps=caps, stamp_codes=stamp_codes
+        )
+        await self.start(playlist, close_source=True)
+        return playlist
+
+    async def stop(self) -> None:
+        """Stop presenting (``release_floor``, slides ``inactive``). Nothing if not presenting."""
+        async with self._lock:
+            await self._stop_sending("released", "stopped by the application")
+
+    async def wait_stopped(self) -> SendingStopped:
+        """Wait until the current (or last) presentation has stopped; why it did. CallError
+        if nothing was presented yet."""
+        sending = self._latest
+        if sending is None:
+            raise CallError("nothing has been presented in this session")
+        await sending.done.wait()
+        assert sending.notice is not None
+        return sending.notice
+
+    def on_stopped(self, callback: Callable[[SendingStopped], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the event loop) whenever our presentation stops; returns a
+        function that unsubscribes."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    # -- receiving without a slides line ---------------------------------------------------------
+
+    def receive_jpeg(self, on_track: OnTrack | None) -> None:
+        """Where the JPEG fallback's track goes when there is no call (a call's own
+        ``on_track`` is used otherwise); None: nowhere (no fallback without a call)."""
+        self._jpeg_sink = on_track
+        self._post(_Reconsider())
+
+    # -- fed by the session ----------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Every session event, in arrival order, on the event loop."""
+        if isinstance(event, PresentationFrame):
+            self._jpeg.offer(event.event_id)
+        elif isinstance(event, PresentationStarted | PresentationStopped):
+            self._post(event)
+
+    def attach_call(self, call: PresentingCall, on_track: OnTrack | None) -> None:
+        """The session's new media call (``on_track``: where its tracks go)."""
+        self._call, self._call_on_track = call, on_track
+        self._watch(call.ended, _CallEnded(call))
+        self._post(_Reconsider())
+
+    async def close(self) -> None:
+        """Stop every task and the JPEG track, close an owned source. No requests are made:
+        leaving the conference ends the presentation at the node. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [t for t in (self._worker, self._jpeg_task, *self._watchers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._watchers.clear()
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            await self._finish(sending, SendingStopped("closed", "the session ended"))
+        self._jpeg.close()
+
+    # -- the worker -------------------------------------------------------------------------------
+
+    def _post(self, action: _Action) -> None:
+        if self._closed:
+            return
+        try:
+            self._inbox.put_nowait(action)
+        except asyncio.QueueFull:
+            self.dropped_events += 1
+            log.warning("presentation worker behind: %s dropped", type(action).__name__)
+            return
+        if self._worker is None or self._worker.done():
+            with contextlib.suppress(SessionEnded):
+                self._worker = self._spawn(self._run())
+
+    def _watch(self, event: asyncio.Event, action: _Action) -> None:
+        async def watch() -> None:
+            await event.wait()
+            self._post(action)
+
+        with contextlib.suppress(SessionEnded):
+            task = self._spawn(watch())
+            self._watchers.add(task)
+            task.add_done_callback(self._watchers.discard)
+
+    async def _run(self) -> None:
+        while True:
+            action = await self._inbox.get()
+            async with self._lock:
+                try:
+                    await self._apply(action)
+                except PexbotError as exc:
+                    log.warning("presentation: %s not followed: %s", type(action).__name__, exc)
+                except Exception:
+                    # a bug or a call torn down mid-renegotiation: the next event still counts
+                    log.exception("presentation: %s failed", type(action).__name__)
+
+    async def _apply(self, action: _Action) -> None:
+        if isinstance(action, PresentationStarted):
+            if is_revocation(action) or self._is_mine(action):
+                return
+            self.presenter = action
+            if self._sending is not None:
+                who = action.presenter_name or action.presenter_uri or "another participant"
+                await self._stop_sending("taken_over", f"{who} took the floor", taken_by=action)
+            await self._receive()
+        elif isinstance(action, PresentationStopped):
+            if self._sending is not None:
+                return  # we hold the floor: this is not about our presentation
+            self.presenter = None
+            await self._unreceive()
+        elif isinstance(action, _CallEnded):
+            await self._call_ended(action.call)
+        elif isinstance(action, _SourceEnded):
+            if self._sending is action.sending:
+                await self._stop_sending("source_ended", "the presentation source is over")
+        elif self.presenter is not None and self._sending is None:
+            await self._receive()
+
+    def _is_mine(self, event: PresentationStarted) -> bool:
+        me = self._me()
+        return event.presenter_uuid is not None and me is not None and event.presenter_uuid == me
+
+    async def _stop_sending(
+        self,
+        reason: StopReason,
+        detail: str,
+        *,
+        taken_by: PresentationStarted | None = None,
+    ) -> None:
+        sending, self._sending = self._sending, None
+        if sending is None:
+            return
+        call = self._live_call()
+        try:
+            if call is not None:
+                await call.stop_presenting()  # release_floor, then slides inactive
+            else:
+                await self._release_floor()
+        except PexbotError as exc:
+            log.warning("stopping our presentation (%s) partly failed: %s", reason, exc)
+        finally:
+            await self._finish(sending, SendingStopped(reason, detail, taken_by))
+
+    async def _finish(self, sending: _Sending, notice: SendingStopped) -> None:
+        if sending.close_source:
+            await _close_source(sending.track, sending.playlist)
+        self.last_stopped = sending.notice = notice
+        sending.done.set()
+        log.info("our presentation stopped: %s (%s)", notice.reason, notice.detail)
+        for callback in list(self._callbacks):
+            try:
+                callback(notice)
+            except Exception:
+                log.exception("a presentation on_stopped callback failed")
+
+    async def _call_ended(self, call: PresentingCall) -> None:
+        if call is not self._call:
+            return
+        self._call, self._call_on_track = None, None
+        if self.receiving == "video":
+            self.receiving = None
+        await self._stop_sending("call_ended", "the media call ended")
+        if self.presenter is not None:
+            await self._receive()  # the JPEG fallback, if the application gave it a sink
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    def _live_call(self) -> PresentingCall | None:
+        call = self._call
+        return call if call is not None and not call.ended.is_set() else None
+
+    def _presenting_call(self) -> PresentingCall:
+        call = self._live_call()
+        if call is None:
+            raise CallError("cannot present without a media call: start one with session.call()")
+        if "slides" not in call.roles:
+            raise CallError(f"cannot present: the call has no presentation line ({call!r})")
+        if self._sending is not None:
+            raise CallError("already presenting: stop() before presenting something else")
+        return call
+
+    def _jpeg_sink_now(self) -> OnTrack | None:
+        if self._live_call() is not None and self._call_on_track is not None:
+            return self._call_on_track
+        return self._jpeg_sink
+
+    def _mode(self) -> ReceiveMode | None:
+        call = self._live_call()
+        if call is not None and "slides" in call.roles and self.jpeg_policy != "always":
+            return "video"
+        if self.jpeg_policy == "never" or self._jpeg_sink_now() is None:
+            return None
+        return "jpeg"
+
+    async def _receive(self) -> None:
+        mode = self._mode()
+        if mode != self.receiving:
+            await self._unreceive()
+        if mode == "video":
+            call = self._live_call()
+            assert call is not None
+            if call.slides_direction != "recvonly":
+                await call.receive_presentation()
+        elif mode == "jpeg":
+            sink = self._jpeg_sink_now()
+            if sink is not None and sink is not self._jpeg_given_to:
+                self._jpeg_given_to = sink
+                sink("presentation", self._jpeg.track)
+            if self._jpeg_task is None or self._jpeg_task.done():
+                with contextlib.suppress(SessionEnded):
+                    self._jpeg_task = self._spawn(self._jpeg.run())
+            self._jpeg.set_active(True)
+        self.receiving = mode
+
+    async def _unreceive(self) -> None:
+        mode, self.receiving = self.receiving, None
+        if mode == "jpeg":
+            self._jpeg.set_active(False)
+        elif mode == "video":
+            call = self._live_call()
+            if call is not None and not call.presenting and call.slides_direction == "recvonly":
+                await call.stop_receiving_presentation()
+
+
+async def _close_source(track: MediaStreamTrack, playlist: PresentationPlaylist | None) -> None:
+    if playlist is not None:
+        await playlist.close()
+    else:
+        track.stop()
