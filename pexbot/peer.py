@@ -3,7 +3,9 @@
 A :class:`~pexbot.call.MediaCall` may go through several ``RTCPeerConnection`` s: aiortc cannot
 restart ICE, so a restart is a new connection, and a new direct-media far end gets one too. A
 :class:`Peer` is one of them. It is built around the call's long-lived parts, which it borrows
-and never ends: the outgoing tracks (:mod:`pexbot.tracks`), one RTP counter per m-line
+and never ends: the outgoing tracks (:mod:`pexbot.tracks`; its senders get a
+:class:`~pexbot.tracks.SendingTrack` view of each, since aiortc stops a sender's track when the
+connection goes down, the far end closing it included), one RTP counter per m-line
 (:mod:`pexbot.rtp_counter`) and the data channel (:mod:`pexbot.datachannel`). Remote tracks it
 receives are announced with their role, so the call can feed them to its incoming tracks.
 
@@ -40,7 +42,7 @@ from .sdp import (
     sections_without_ssrc,
 )
 from .sdp_codecs import VideoCodec, prefer_video_codec
-from .tracks import OutgoingAudioTrack, OutgoingVideoTrack
+from .tracks import OutgoingAudioTrack, OutgoingVideoTrack, SendingTrack
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class Peer:
     ) -> None:
         self.generation = generation
         self.roles = roles
+        self.configuration = configuration
         self.pc = RTCPeerConnection(configuration)
         self._outgoing = outgoing
         self._counters = counters
@@ -99,7 +102,9 @@ class Peer:
     def _add(self, role: MediaRole) -> None:
         # Pexip's client offers the presentation line inactive until someone presents.
         direction: Direction = "inactive" if role == "slides" else "sendrecv"
-        transceiver = self.pc.addTransceiver(self._outgoing[role], direction=direction)
+        # A view per connection: aiortc stops a sender's track when the sender stops.
+        sending = SendingTrack(self._outgoing[role])
+        transceiver = self.pc.addTransceiver(sending, direction=direction)
         aiortc_compat.lower_audio_prefetch(transceiver.receiver)
         aiortc_compat.count_rtp(transceiver.receiver, self._counters[role])
         self._transceivers[role] = transceiver

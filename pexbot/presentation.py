@@ -42,14 +42,22 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiortc.mediastreams import MediaStreamTrack
 
 from .errors import CallError, FloorDenied, PexbotError, SessionEnded
 from .events import Event, PresentationFrame, PresentationStarted, PresentationStopped
 from .presentation_jpeg import FetchJpeg, JpegPresentationReceiver, JpegPresentationTrack
-from .sdp import Direction, MediaRole
+from .presentation_receive import (
+    JpegPolicy,
+    OnTrack,
+    PresentationReceiving,
+    PresentingCall,
+    ReceiveMode,
+    Spawn,
+    live,
+)
 
 if TYPE_CHECKING:
     from media.content import ContentCaps
@@ -67,11 +75,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 StopReason = Literal["released", "taken_over", "call_ended", "source_ended", "closed"]
-ReceiveMode = Literal["video", "jpeg"]
-#: "auto": JPEGs only without a slides line; "always": JPEGs even with one; "never": no JPEGs
-JpegPolicy = Literal["auto", "always", "never"]
-OnTrack = Callable[[str, MediaStreamTrack], None]
-Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 #: presentation_start / stop events and internal changes waiting for the worker
 INBOX_SIZE = 64
 
@@ -83,20 +86,6 @@ class SendingStopped:
     reason: StopReason
     detail: str
     taken_by: PresentationStarted | None = None
-
-
-class PresentingCall(Protocol):
-    """What the controller uses of a :class:`~pexbot.call.MediaCall`."""
-
-    roles: list[MediaRole]
-    presenting: bool
-    slides_direction: Direction
-    ended: asyncio.Event
-
-    async def start_presenting(self, track: MediaStreamTrack) -> None: ...
-    async def stop_presenting(self) -> None: ...
-    async def receive_presentation(self) -> None: ...
-    async def stop_receiving_presentation(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -148,21 +137,19 @@ class PresentationController:
         self._me = me
         self._spawn = spawn
         self._release_floor = release_floor
-        self.jpeg_policy: JpegPolicy = jpeg
-        self._jpeg = JpegPresentationReceiver(
-            fetch_jpeg, high=high_jpeg, min_interval=jpeg_interval
+        self._receiving = PresentationReceiving(
+            spawn=spawn,
+            fetch_jpeg=fetch_jpeg,
+            policy=jpeg,
+            high_jpeg=high_jpeg,
+            jpeg_interval=jpeg_interval,
         )
-        self._jpeg_task: asyncio.Task[None] | None = None
-        self._jpeg_sink: OnTrack | None = None
-        self._jpeg_given_to: OnTrack | None = None
         self._call: PresentingCall | None = None
         self._call_on_track: OnTrack | None = None
         self._sending: _Sending | None = None
         self._latest: _Sending | None = None  # also while it is being stopped
         #: someone else's presentation in progress (None: nobody else presents)
         self.presenter: PresentationStarted | None = None
-        #: how we receive it now, if we do
-        self.receiving: ReceiveMode | None = None
         #: why our last presentation stopped
         self.last_stopped: SendingStopped | None = None
         self._callbacks: list[Callable[[SendingStopped], None]] = []
@@ -193,13 +180,28 @@ class PresentationController:
         return self._sending.track if self._sending else None
 
     @property
+    def receiving(self) -> ReceiveMode | None:
+        """How we receive someone else's presentation now (None: we do not)."""
+        return self._receiving.mode
+
+    @property
+    def jpeg_policy(self) -> JpegPolicy:
+        """``"auto"`` (JPEGs only without a slides line), ``"always"`` or ``"never"``; a change
+        applies from the next presentation event."""
+        return self._receiving.policy
+
+    @jpeg_policy.setter
+    def jpeg_policy(self, policy: JpegPolicy) -> None:
+        self._receiving.policy = policy
+
+    @property
     def jpeg_receiver(self) -> JpegPresentationReceiver:
-        return self._jpeg
+        return self._receiving.jpeg
 
     @property
     def jpeg_track(self) -> JpegPresentationTrack:
         """The JPEG fallback's track (one per session; idle between presentations)."""
-        return self._jpeg.track
+        return self._receiving.jpeg.track
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -234,9 +236,7 @@ class PresentationController:
                 self._sending = self._latest = sending
                 # ours replaces whoever presented (the node tells them); the line is sendonly now
                 self.presenter = None
-                if self.receiving == "jpeg":
-                    self._jpeg.set_active(False)
-                self.receiving = None
+                self._receiving.presenting()
         except BaseException:
             if close_source:
                 await _close_source(track, playlist)
@@ -297,7 +297,7 @@ class PresentationController:
     def receive_jpeg(self, on_track: OnTrack | None) -> None:
         """Where the JPEG fallback's track goes when there is no call (a call's own
         ``on_track`` is used otherwise); None: nowhere (no fallback without a call)."""
-        self._jpeg_sink = on_track
+        self._receiving.sink = on_track
         self._post(_Reconsider())
 
     # -- fed by the session ----------------------------------------------------------------------
@@ -305,7 +305,7 @@ class PresentationController:
     def on_event(self, event: Event) -> None:
         """Every session event, in arrival order, on the event loop."""
         if isinstance(event, PresentationFrame):
-            self._jpeg.offer(event.event_id)
+            self._receiving.jpeg.offer(event.event_id)
         elif isinstance(event, PresentationStarted | PresentationStopped):
             self._post(event)
 
@@ -321,7 +321,7 @@ class PresentationController:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._worker, self._jpeg_task, *self._watchers) if t is not None]
+        tasks = [t for t in (self._worker, *self._watchers) if t is not None]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -330,7 +330,7 @@ class PresentationController:
         sending, self._sending = self._sending, None
         if sending is not None:
             await self._finish(sending, SendingStopped("closed", "the session ended"))
-        self._jpeg.close()
+        await self._receiving.close()
 
     # -- the worker -------------------------------------------------------------------------------
 
@@ -432,17 +432,15 @@ class PresentationController:
         if call is not self._call:
             return
         self._call, self._call_on_track = None, None
-        if self.receiving == "video":
-            self.receiving = None
+        self._receiving.call_gone()
         await self._stop_sending("call_ended", "the media call ended")
         if self.presenter is not None:
             await self._receive()  # the JPEG fallback, if the application gave it a sink
 
-    # -- receiving --------------------------------------------------------------------------------
+    # -- helpers ----------------------------------------------------------------------------------
 
     def _live_call(self) -> PresentingCall | None:
-        call = self._call
-        return call if call is not None and not call.ended.is_set() else None
+        return live(self._call)
 
     def _presenting_call(self) -> PresentingCall:
         call = self._live_call()
@@ -454,47 +452,11 @@ class PresentationController:
             raise CallError("already presenting: stop() before presenting something else")
         return call
 
-    def _jpeg_sink_now(self) -> OnTrack | None:
-        if self._live_call() is not None and self._call_on_track is not None:
-            return self._call_on_track
-        return self._jpeg_sink
-
-    def _mode(self) -> ReceiveMode | None:
-        call = self._live_call()
-        if call is not None and "slides" in call.roles and self.jpeg_policy != "always":
-            return "video"
-        if self.jpeg_policy == "never" or self._jpeg_sink_now() is None:
-            return None
-        return "jpeg"
-
     async def _receive(self) -> None:
-        mode = self._mode()
-        if mode != self.receiving:
-            await self._unreceive()
-        if mode == "video":
-            call = self._live_call()
-            assert call is not None
-            if call.slides_direction != "recvonly":
-                await call.receive_presentation()
-        elif mode == "jpeg":
-            sink = self._jpeg_sink_now()
-            if sink is not None and sink is not self._jpeg_given_to:
-                self._jpeg_given_to = sink
-                sink("presentation", self._jpeg.track)
-            if self._jpeg_task is None or self._jpeg_task.done():
-                with contextlib.suppress(SessionEnded):
-                    self._jpeg_task = self._spawn(self._jpeg.run())
-            self._jpeg.set_active(True)
-        self.receiving = mode
+        await self._receiving.follow(self._call, self._call_on_track)
 
     async def _unreceive(self) -> None:
-        mode, self.receiving = self.receiving, None
-        if mode == "jpeg":
-            self._jpeg.set_active(False)
-        elif mode == "video":
-            call = self._live_call()
-            if call is not None and not call.presenting and call.slides_direction == "recvonly":
-                await call.stop_receiving_presentation()
+        await self._receiving.unfollow(self._call)
 
 
 async def _close_source(track: MediaStreamTrack, playlist: PresentationPlaylist | None) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from aiortc.rtp import RtpPacket
 
-_RTP_HEADER = 12
 _MAX_SOURCES = 16
 
 
@@ -56,7 +55,7 @@ class RtpReceiveCounter:
 
     def packet(self, packet: RtpPacket, arrival_ms: int) -> None:
         self.packets += 1
-        self.bytes += _RTP_HEADER + len(packet.payload) + packet.padding_size
+        self.bytes += len(packet.payload)  # payload only, like aiortc's bytesSent
         codec = self.codecs.get(packet.payload_type)
         if codec is not None and codec[0].lower() == "rtx":
             return

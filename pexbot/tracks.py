@@ -246,3 +246,22 @@ class OutgoingAudioTrack(_Outgoing):
             self._resamplers[key] = resampler
         frame.pts = None  # the resampler would otherwise check continuity against our clock
         return list(resampler.resample(frame))
+
+
+class SendingTrack(MediaStreamTrack):
+    """One peer connection's view of a long-lived track: what its sender is given.
+
+    aiortc stops a sender's track whenever the sender stops, including when the far end
+    closes the connection (its DTLS transport goes down and the sender's loop ends). Only this
+    view is stopped then; the long-lived track goes on for the next connection.
+    """
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = track.kind
+        self.track = track
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self.track.recv()

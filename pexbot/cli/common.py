@@ -46,6 +46,11 @@ def env_name(dest: str) -> str:
     return ENV_PREFIX + dest.upper()
 
 
+def description(doc: str | None) -> str | None:
+    """A command's description for ``--help``: its module docstring's first paragraph."""
+    return doc.split("\n\n")[0].replace("``", "") if doc else None
+
+
 # -- options ---------------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from ..jobs.status_line import LOAD_HEADER, StatusLine, load_row
 from .common import (
     add_join_options,
     add_run_options,
+    description,
     join_target,
     metrics_server,
     print_json,
@@ -35,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "load",
         help="N bots in one process: join times, failures, CPU and memory per bot",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("--bots", type=int, required=True, metavar="N", help="how many bots")
     parser.add_argument(

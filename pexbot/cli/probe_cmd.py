@@ -23,6 +23,7 @@ from ..jobs.probe_result import Thresholds
 from .common import (
     add_join_options,
     add_run_options,
+    description,
     join_target,
     metrics_server,
     print_json,
@@ -47,7 +48,7 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "probe",
         help="measure media quality: pattern and tone out, what comes back measured",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("--report", metavar="FILE.html", help="also write an HTML report")
     parser.add_argument("--width", type=int, default=320, help="pattern width (default 320)")

@@ -21,6 +21,7 @@ from ..jobs.status_line import StatusLine, record_status
 from .common import (
     add_join_options,
     add_run_options,
+    description,
     join_target,
     metrics_server,
     print_json,
@@ -34,7 +35,7 @@ def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "record",
         help="record a conference's audio, video, presentation and events",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="directory for the files (created if needed)"

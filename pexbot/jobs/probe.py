@@ -44,7 +44,7 @@ from .probe_result import (
     evaluate,
 )
 from .stats import RtpRates, RtpTotals, rtp_totals
-from .target import JoinTarget, until_end
+from .target import JoinTarget, every, until_end
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ class ProbeJob:
                 self._call = call
                 report.call_setup_ms = _ms(time.monotonic() - asked)
                 self._t0 = time.monotonic()
-                sampler = session.spawn(self._sample_forever(), name="pexbot-probe-sampler")
+                sampling = every(opts.sample_every, self._sample, what="probe sampling")
+                sampler = session.spawn(sampling, name="pexbot-probe-sampler")
                 ended = await until_end(
                     duration=opts.duration, stop=stop, ended=[session.ended, call.ended]
                 )
@@ -163,11 +164,6 @@ class ProbeJob:
 
     def _track(self, role: str, track: MediaStreamTrack) -> None:
         self._analyser.add_track(track, role=role)
-
-    async def _sample_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.sample_every)
-            await self._sample()
 
     async def _sample(self) -> None:
         call = self._call

@@ -17,7 +17,7 @@ released) and then finalises the files, cancellation included.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -28,13 +28,11 @@ from typing import Any
 from media import Recorder
 
 from ..call import MediaCall
-from ..errors import CallError
-from ..events import Event, EventName, PresentationStarted, PresentationStopped
 from ..session import Session
 from .event_log import EventLog
 from .metrics import MetricsRegistry
 from .stats import RtpRates, RtpTotals, rtp_totals
-from .target import JoinTarget, until_end
+from .target import JoinTarget, every, until_end
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +157,14 @@ class RecordJob:
     async def _record(self, session: Session, events: EventLog, stop: asyncio.Event | None) -> str:
         events.roster(list(session.state.roster.values()))
         session.on(None, events.on_event)
-        session.on(
-            [EventName.PRESENTATION_START, EventName.PRESENTATION_STOP],
-            self._presentation_changed,
-        )
+        # The session follows presentations (session.presentation): the slides track, or the
+        # JPEG fallback on a call without a slides line, arrives as role "presentation".
         call = await session.call(on_track=self._track)
         self._call = call
         self._metrics.set("pexbot_bots_joined", 1)
-        if session.state.presentation.active:
-            await self._receive_presentation(call)
-        session.spawn(self._sample_forever(events), name="pexbot-record-status")
+        sample = functools.partial(self._sample, events)
+        step = every(self.options.status_every, sample, what="recording status")
+        session.spawn(step, name="pexbot-record-status")
         ended = await until_end(
             duration=self.options.duration, stop=stop, ended=[session.ended, call.ended]
         )
@@ -179,27 +175,6 @@ class RecordJob:
 
     def _track(self, role: str, track: Any) -> None:
         self.recorder.add_track(track, role=role)
-
-    async def _presentation_changed(self, event: Event) -> None:
-        call = self._call
-        if call is None:
-            return  # the call is not up yet; run() checks the state once it is
-        if isinstance(event, PresentationStarted):
-            await self._receive_presentation(call)
-        elif isinstance(event, PresentationStopped):
-            with contextlib.suppress(CallError):
-                await call.stop_receiving_presentation()
-
-    async def _receive_presentation(self, call: MediaCall) -> None:
-        try:
-            await call.receive_presentation()
-        except CallError as exc:  # an audio-only call has no presentation line
-            log.warning("not recording the presentation: %s", exc)
-
-    async def _sample_forever(self, events: EventLog) -> None:
-        while True:
-            await asyncio.sleep(self.options.status_every)
-            await self._sample(events)
 
     async def _sample(self, events: EventLog) -> None:
         call = self._call

@@ -1,4 +1,5 @@
-"""Where a job joins (:class:`JoinTarget`) and when it stops (:func:`until_end`).
+"""Where a job joins (:class:`JoinTarget`), when it stops (:func:`until_end`), and what it does
+meanwhile every so often (:func:`every`).
 
 Every job (record, probe, load) joins the same way and ends for the same reasons: its
 ``duration`` ran out, the application asked it to stop (a signal, in the CLI), or the node ended
@@ -8,12 +9,15 @@ the session (the conference ended, the bot was disconnected).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..session import Session
+
+log = logging.getLogger(__name__)
 
 EndReason = Literal["duration", "stopped", "ended"]
 
@@ -79,3 +83,22 @@ async def until_end(
     if stop is not None and stop.is_set():
         return "stopped"
     return "duration"
+
+
+async def every(seconds: float, step: Callable[[], Awaitable[None]], *, what: str) -> None:
+    """Run ``step`` every ``seconds`` until cancelled. A failing step is logged (the first of a
+    run of failures with its traceback) and the next one still runs: a status update that
+    fails once must not stop the updates."""
+    failures = 0
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await step()
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("%s failed", what, exc_info=exc)
+        else:
+            if failures > 1:
+                log.info("%s works again after %d failures", what, failures)
+            failures = 0

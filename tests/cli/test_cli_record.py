@@ -97,9 +97,10 @@ async def test_record_separate_emulator_sigint_finalises_and_releases(tmp_path: 
     async with emulator_process(config) as url:
         async with sender(url, "meet", pin=PIN):
             # the PIN comes from the environment: every option can
+            # DEBUG logs too must keep the PIN and tokens out
             proc = await spawn(
                 "record", "--node", url, "--alias", "meet", "--out", str(out),
-                env=clean_env(PEXBOT_PIN=PIN),
+                env=clean_env(PEXBOT_PIN=PIN, PEXBOT_LOG_LEVEL="DEBUG"),
             )  # fmt: skip
             for _ in range(600):
                 if (out / "main.mkv").exists():

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import av
+import pytest
 
+from pexbot import Session
 from pexbot.errors import InvalidPin
 from pexbot.jobs import (
     BotRecord,
@@ -22,6 +24,7 @@ from pexbot.jobs import (
     until_end,
 )
 from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.target import every
 
 
 class FakeBot:
@@ -121,3 +124,40 @@ async def test_cancelled_record_job_finalises_and_releases(tmp_path: Path) -> No
         assert frames > 5  # the waiting card, at 10 fps, for about 2 s
     last = (tmp_path / "events.jsonl").read_text().splitlines()[-1]
     assert '"event":"recording_end"' in last
+
+
+async def test_record_job_ends_with_the_conference(tmp_path: Path) -> None:
+    async with embedded_emulator(media_size=(320, 180), fps=10) as emu:
+        job = RecordJob(JoinTarget(emu.base_url, "demo"), RecordOptions(out=tmp_path, duration=30))
+        task = asyncio.get_running_loop().create_task(job.run())
+        async with Session(emu.base_url, "demo", display_name="host") as host:
+            for _ in range(400):
+                if job.recorder.elapsed() > 1.5:
+                    break
+                await asyncio.sleep(0.05)
+            await host.conference.disconnect_all()
+            result = await asyncio.wait_for(task, 15)
+    assert result.reason.startswith("ended: ") and 1.0 < result.seconds < 15
+    assert result.files["main"]["frames"]["video"] > 5
+    events = (tmp_path / "events.jsonl").read_text()
+    assert '"event":"session_ended"' in events and '"reason":"' + result.reason in events
+
+
+async def test_every_survives_a_failing_step(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+    six = asyncio.Event()
+
+    async def step() -> None:
+        calls.append(len(calls))
+        if len(calls) == 6:
+            six.set()
+        if len(calls) in (2, 3):
+            raise RuntimeError("sampling broke")
+
+    task = asyncio.get_running_loop().create_task(every(0.01, step, what="sampling"))
+    await asyncio.wait_for(six.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    failures = [r for r in caplog.records if "sampling failed" in r.getMessage()]
+    assert len(failures) == 1  # one warning for the run of two failures

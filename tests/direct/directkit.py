@@ -63,6 +63,10 @@ class Party:
         self.statistics: list[dict[str, Any]] = []
         self.slot = CallSlot(node.spawn)
         self._pending: asyncio.Future[str] | None = None  # a held /calls or update
+        #: while set and not yet released, an update waits here before reaching the far end
+        self.hold_updates: asyncio.Event | None = None
+        #: TURN servers the /calls answer carries
+        self.turn: list[wire.TurnServer] | None = None
 
     def __repr__(self) -> str:
         return f"Party({self.name}, {self.call_uuid}, waiting={self.waiting})"
@@ -90,7 +94,7 @@ class Party:
             self.waiting = True
             return wire.CallsResult(call_uuid=self.call_uuid, sdp="")
         answer = await self._hold(other, NewOffer(body.sdp))
-        return wire.CallsResult(call_uuid=self.call_uuid, sdp=answer)
+        return wire.CallsResult(call_uuid=self.call_uuid, sdp=answer, turn=self.turn)
 
     async def new_candidate(self, call_uuid: str, body: wire.NewCandidateBody) -> None:
         self.records.append(("new_candidate", body.body()))
@@ -107,6 +111,8 @@ class Party:
 
     async def update(self, call_uuid: str, body: wire.UpdateBody) -> str | wire.UpdateResult:
         self.records.append(("update", body.body()))
+        if self.hold_updates is not None:
+            await self.hold_updates.wait()
         other = self.node.peer_of(self)
         if other is None:
             return ""

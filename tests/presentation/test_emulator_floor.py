@@ -51,7 +51,7 @@ async def test_one_presenter_at_a_time() -> None:
         Session(emu.base_url, "meet", display_name="bob") as bob,
         Session(emu.base_url, "meet", display_name="carol") as carol,
     ):
-        a, b, c = (s.participant_uuid for s in (alice, bob, carol))
+        a, b, c = (s.info.participant_uuid for s in (alice, bob, carol))
         emu.traffic.clear()
         await alice.me.take_floor()
         await settle(emu, "presentation_start", 2)

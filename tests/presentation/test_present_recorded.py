@@ -146,3 +146,28 @@ async def test_presented_file_is_recorded_beside_main_and_as_jpegs(tmp_path: Pat
     assert len(jpeg_numbers) >= 2, figures
     assert strictly_increasing(jpeg_numbers) and max(jpeg_numbers) <= sent - 1
     assert len(no_call.numbers("presentation")) >= 2, figures
+
+
+async def test_joining_during_a_presentation_receives_it(tmp_path: Path) -> None:
+    """A bot that joins while someone presents (a recorder arriving late) gets the
+    ``presentation_start`` on connecting and follows it as soon as its call is up."""
+    clip = await asyncio.to_thread(make_clip, tmp_path / "clip.mkv", fps=CLIP_FPS)
+    watch = TrailAnalyser()
+    async with (
+        media_emulator() as emu,
+        Session(emu.base_url, "meet", display_name="alice") as alice,
+    ):
+        call_a = await alice.call()
+        try:
+            await alice.presentation.start(playlist_from(clip), close_source=True)
+            async with Session(emu.base_url, "meet", display_name="late") as late:
+                await wait_until(lambda: late.state.presentation.presenter_name == "alice")
+                call_l = await late.call(on_track=feed(watch))
+                try:
+                    await wait_until(lambda: len(watch.numbers("presentation")) >= 10)
+                finally:
+                    await call_l.disconnect()
+        finally:
+            await call_a.disconnect()
+            await watch.close()
+    assert strictly_increasing(watch.numbers("presentation"))

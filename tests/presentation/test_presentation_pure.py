@@ -16,6 +16,7 @@ from media.analyser import luma_plane
 from media.pattern import find_codes
 from media.presenter import stamp_frame
 from media.synthetic import PatternRenderer
+from pexbot.call_options import CallOptions
 from pexbot.emulator.presentation import LOW_MAX_WIDTH, encode_image, encode_jpeg
 from pexbot.errors import FloorDenied, TransportError
 from pexbot.events import PresentationFrame, PresentationStarted, PresentationStopped
@@ -103,6 +104,7 @@ class StandInCall:
     """Records what the controller asks of a media call (the real one is in the e2e tests)."""
 
     def __init__(self, roles: list[MediaRole], *, deny: bool = False) -> None:
+        self.options = CallOptions()
         self.roles = roles
         self.presenting = False
         self.slides_direction: Direction = "inactive"
