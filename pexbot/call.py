@@ -288,7 +288,8 @@ class MediaCall:
         self._new_peer()  # the polite one that will answer new_offer
 
     def _new_peer(self) -> Peer:
-        """A new peer connection with the call's tracks; the previous one must be closed."""
+        """A new peer connection with the call's tracks, the current one from now on (the
+        caller closes the previous one)."""
         self._generation += 1
         peer = Peer(
             self._generation,
@@ -384,11 +385,17 @@ class MediaCall:
             if self._peer is not None and "slides" in self.roles:
                 # Keep the presentation going whichever way it was negotiated.
                 slides = self._peer.negotiated_direction("slides") or slides
-            peer = await self._replace_peer()
+            # Make before break: the old connection carries on (if it can) until the new one
+            # is answered, and the far end hears of the restart before its old one closes.
+            old = self._peer
+            peer = self._new_peer()
             try:
                 done = await self._offer_update(peer, slides=slides)
             except OfferAborted:
-                return True  # the far end's offer made a new connection anyway
+                return True  # the far end's offer makes a new connection anyway
+            finally:
+                if old is not None:
+                    await old.close()
         if done:
             self.policy.new_connection(time.monotonic(), ours=True)
         return done

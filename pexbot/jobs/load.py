@@ -69,7 +69,7 @@ class BotRecord:
     state: BotState = "pending"
     join_s: float | None = None  # request_token to first roster sync
     media_s: float | None = None  # start of the bot to its first received frame
-    frames: int = 0
+    frames: int = 0  # received so far (all kinds)
     failure: str | None = None  # error type
     failure_message: str | None = None
 
@@ -137,7 +137,7 @@ class MediaBot:
             for track in tracks:
                 track.stop()
             await self._sink.close()
-            record.frames = sum(c.frames for c in self._sink.counts.values())
+            record.frames = self._frames()
             if record.failure is None:
                 record.state = "left"
 
@@ -149,6 +149,12 @@ class MediaBot:
         self.record.media_s = time.monotonic() - started
         if self.record.state == "joined":
             self.record.state = "media"
+        while True:  # keep the count current for the progress table and metrics
+            self.record.frames = self._frames()
+            await asyncio.sleep(1.0)
+
+    def _frames(self) -> int:
+        return sum(c.frames for c in self._sink.counts.values())
 
     def _fail(self, kind: str, message: str) -> None:
         self.record.state = "failed"
@@ -254,6 +260,7 @@ class LoadJob:
             self._metrics.set("pexbot_bots_joined", live["joined"] + live["media"])
             self._metrics.set("pexbot_bots_media_flowing", live["media"])
             self._metrics.set("pexbot_errors_total", counts["failed"])
+            self._metrics.set("pexbot_frames_total", sum(r.frames for r in self.records))
         if self._on_progress is not None:
             self._on_progress(self)
 
@@ -319,3 +326,4 @@ def _describe(m: MetricsRegistry) -> None:
     m.describe("pexbot_bots_joined", "bots in the conference now")
     m.describe("pexbot_bots_media_flowing", "bots receiving media now")
     m.describe("pexbot_errors_total", "bots that failed", "counter")
+    m.describe("pexbot_frames_total", "frames received by all bots", "counter")

@@ -72,6 +72,7 @@ async def test_load_separate_emulator_with_metrics(tmp_path: Path) -> None:
         records = await traffic(url)
     assert values["pexbot_bots_joined"] == 3 and values["pexbot_bots_media_flowing"] == 3
     assert values["pexbot_bots_started"] == 3 and values["pexbot_errors_total"] == 0
+    assert values["pexbot_frames_total"] > 0
     assert done.code == 0, "".join(seen) + done.stderr
     summary = json.loads(done.stdout)
     check_summary(summary, 3)
