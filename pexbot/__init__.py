@@ -1,7 +1,9 @@
 """pexbot: a headless WebRTC endpoint for Pexip Infinity."""
 
 from .api import BreakoutApi, CallApi, ConferenceApi, NodeApi, ParticipantApi, RoomApi
-from .call import CallOptions, CallSignalling, MediaCall
+from .call import CallOptions, CallSignalling, CallState, MediaCall
+from .call_stats import CallStats, StreamStats
+from .datachannel import ChatMessage
 from .dispatch import EventIterator, Subscription
 from .errors import (
     ApiError,
@@ -31,6 +33,7 @@ from .errors import (
 )
 from .events import Event, EventName, SessionEndedEvent
 from .join import GUEST_PIN
+from .restart import RecoveryOptions
 from .session import Session
 from .state import ConferenceState
 
@@ -45,6 +48,9 @@ __all__ = [
     "CallError",
     "CallOptions",
     "CallSignalling",
+    "CallState",
+    "CallStats",
+    "ChatMessage",
     "ConferenceApi",
     "ConferenceNotFound",
     "ConferenceState",
@@ -70,11 +76,13 @@ __all__ = [
     "ParticipantApi",
     "PexbotError",
     "PinRequired",
+    "RecoveryOptions",
     "RoomApi",
     "Session",
     "SessionEnded",
     "SessionEndedEvent",
     "SsoRedirectRequired",
+    "StreamStats",
     "Subscription",
     "TransportError",
     "UnexpectedResponse",

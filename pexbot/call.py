@@ -299,7 +299,8 @@ class MediaCall:
             counters=self.media.counters,
             on_track=self._track_arrived,
             channel=self.channel,
-            video_codec=None if self.options.direct_media else self.options.video_codec,
+            video_codec=self.options.video_codec,
+            munge_remote=not self.options.direct_media,
         )
         self._peer = peer
         self._last_pc = peer.pc

@@ -71,6 +71,7 @@ class Peer:
         on_track: TrackCallback,
         channel: PexChannel | None = None,
         video_codec: VideoCodec | None = "h264",
+        munge_remote: bool = True,
     ) -> None:
         self.generation = generation
         self.roles = roles
@@ -79,7 +80,9 @@ class Peer:
         self._outgoing = outgoing
         self._counters = counters
         self._on_track = on_track
-        self._video_codec = video_codec  # None: no codec munging (direct media)
+        self._video_codec = video_codec  # put first in our offers (None: as aiortc has it)
+        # Pexip's client munges the node's answers too, but never a direct-media far end's SDP.
+        self._munge_remote = munge_remote and video_codec is not None
         self._transceivers: dict[MediaRole, RTCRtpTransceiver] = {}
         self._pending: list[tuple[str, str | None]] = []
         self.remote_applied = False
@@ -154,7 +157,7 @@ class Peer:
     async def apply_answer(self, sdp: str, offer: str) -> None:
         """The far end's answer to ``offer``: cleaned, candidates spread over the bundle."""
         answer = sdp_remote.sanitise_remote(sdp, local_offer=offer)
-        if self._video_codec:
+        if self._munge_remote and self._video_codec:
             answer = prefer_video_codec(answer, self._video_codec)
         # MAX_BUNDLE: every m-line of ours is on one transport, whatever the answer groups.
         answer = sdp_remote.copy_candidates_to_bundle(answer, mids(answer))

@@ -31,6 +31,13 @@ ends the session (``disconnect``, token lost) the call is closed without that re
 ``session.presentation`` (:mod:`pexbot.presentation`) presents on that call, follows other
 participants' presentations, and falls back to the presentation JPEGs without a slides line.
 
+Direct media (``Session(..., direct_media=True)`` and a conference the node makes direct): the
+call goes peer to peer, brokered by the node (``new_offer`` / ``update_sdp`` / ``peer_disconnect``
+are routed to it; see :mod:`pexbot.call`), ``splash_screen`` events tell what to show while
+waiting (``state.splash_screen``), chat travels on the call's data channel
+(:meth:`Session.send_message`; what arrives is published as ``MessageReceived``), and the call
+posts its statistics every ``client_stats_update_interval``.
+
 Events. Every event is applied to ``state`` (a ``ConferenceState``) before it is published. Roster
 events are published as what they did to the roster: a re-sync after a reconnect yields
 ``ParticipantCreated`` / ``ParticipantUpdated`` / ``ParticipantDeleted`` only for real changes,
@@ -427,7 +434,8 @@ class Session:
         options: CallOptions | None = None,
         **option_overrides: Any,
     ) -> MediaCall:
-        """Start a media call and return it once media can flow.
+        """Start a media call and return it once media can flow (in direct media, possibly
+        earlier, in state ``"waiting"``: the far end is not there yet; ``call.wait_connected()``).
 
         Options come from ``request_token`` (ICE servers, relay-only, call type) unless
         ``options`` is given; ``option_overrides`` (``media_type="audio"``,

@@ -16,6 +16,9 @@ EXPECTED = {
     "CallError",
     "CallOptions",
     "CallSignalling",
+    "CallState",
+    "CallStats",
+    "ChatMessage",
     "ConferenceApi",
     "ConferenceNotFound",
     "ConferenceState",
@@ -41,11 +44,13 @@ EXPECTED = {
     "ParticipantApi",
     "PexbotError",
     "PinRequired",
+    "RecoveryOptions",
     "RoomApi",
     "Session",
     "SessionEnded",
     "SessionEndedEvent",
     "SsoRedirectRequired",
+    "StreamStats",
     "Subscription",
     "TransportError",
     "UnexpectedResponse",
@@ -91,3 +96,15 @@ def test_media_call_surface() -> None:
 def test_docstring_kept() -> None:
     assert pexbot.__doc__ == "pexbot: a headless WebRTC endpoint for Pexip Infinity."
     assert pexbot.GUEST_PIN == "none"
+
+
+def test_direct_media_surface() -> None:
+    # Statistics, chat and recovery of a call, typed and reachable from the package root.
+    assert pexbot.CallStats is pexbot.call_stats.CallStats
+    assert inspect.signature(pexbot.MediaCall.stats).return_annotation in (
+        "CallStats",
+        pexbot.CallStats,
+    )
+    assert {"payload", "type"} <= set(inspect.signature(pexbot.Session.send_message).parameters)
+    assert pexbot.CallOptions().recovery == pexbot.RecoveryOptions()
+    assert set(pexbot.StreamStats.model_fields) >= {"rx_bitrate_kbps", "tx_fps", "rx_jitter_ms"}

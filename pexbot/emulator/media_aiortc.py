@@ -35,7 +35,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
-from .. import ice
+from .. import aiortc_compat, ice
 from ..errors import NegotiationError
 from ..sdp import (
     MediaRole,
@@ -49,7 +49,7 @@ from ..sdp_remote import (
     copy_candidates_to_bundle,
     sanitise_remote,
 )
-from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack
+from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack, SendingTrack
 from .media import CallContext, MediaView, VoiceListener
 from .media_aiortc_cards import WaitingCard
 from .media_aiortc_router import Leg, MediaRouter, OutputTrack, RelayRouter
@@ -63,6 +63,7 @@ class _Peer:
     pc: RTCPeerConnection
     gate: asyncio.Event
     roles: list[MediaRole | None]
+    ufrag: str | None = None  # the caller's ICE ufrag in its last offer
 
 
 class AiortcMediaBackend:
@@ -112,9 +113,7 @@ class AiortcMediaBackend:
             )
         if call.call_uuid in self._peers:
             await self.close_call(call.call_uuid)
-        pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_COMPAT)
-        )
+        pc = self._new_pc()
         gate = asyncio.Event()
         roles = section_roles(offer_sdp)
         outputs: dict[MediaRole, OutputTrack] = {
@@ -122,7 +121,7 @@ class AiortcMediaBackend:
         }
         leg = Leg(call, outputs)
         peer = _Peer(leg, pc, gate, roles)
-        pc.on("track", lambda track: self._track_arrived(peer, track))
+        self._watch(peer)
         self._peers[call.call_uuid] = peer
         self._join(leg)
         try:
@@ -151,6 +150,13 @@ class AiortcMediaBackend:
         peer = self._peers.get(call_uuid)
         if peer is None:
             raise NegotiationError(f"update for call {call_uuid}, which has no media session")
+        if _ufrag(offer_sdp) != peer.ufrag or peer.pc.signalingState == "closed":
+            # New ICE credentials: the caller built a new peer connection (aiortc, like
+            # pexbot, cannot restart ICE), so must we; the leg and its outputs stay.
+            old, peer.pc = peer.pc, self._new_pc()
+            self._watch(peer)
+            aiortc_compat.detach_senders(old)
+            await old.close()
         return await self._answer(peer, offer_sdp)
 
     async def close_call(self, call_uuid: str) -> None:
@@ -247,6 +253,15 @@ class AiortcMediaBackend:
             return None
         return functools.partial(self._voice.voice_activity, room)
 
+    def _new_pc(self) -> RTCPeerConnection:
+        return RTCPeerConnection(
+            RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_COMPAT)
+        )
+
+    def _watch(self, peer: _Peer) -> None:
+        pc = peer.pc
+        pc.on("track", lambda track: self._track_arrived(peer, track) if peer.pc is pc else None)
+
     def _output(self, role: MediaRole, gate: asyncio.Event) -> OutputTrack:
         if role == "audio":
             return OutgoingAudioTrack(gate=gate)
@@ -257,6 +272,7 @@ class AiortcMediaBackend:
         if self._video_codec is not None:
             offer = prefer_video_codec(offer, self._video_codec)
         offer = copy_candidates_to_bundle(offer)
+        peer.ufrag = _ufrag(offer)
         pc, leg = peer.pc, peer.leg
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
@@ -270,7 +286,8 @@ class AiortcMediaBackend:
                     transceiver.direction = "inactive"
                     continue
                 if transceiver.sender.track is None:
-                    transceiver.sender.replaceTrack(leg.outputs[role])
+                    # A view: aiortc stops a sender's track when its connection goes down.
+                    transceiver.sender.replaceTrack(SendingTrack(leg.outputs[role]))
                 # The answer is this AND the offer's reverse: it mirrors what the caller asks.
                 transceiver.direction = "sendrecv"
                 if directions[index] in ("sendrecv", "sendonly"):
@@ -305,3 +322,8 @@ def _mline(transceiver: RTCRtpTransceiver) -> int:
     # between media lines).
     index = transceiver._get_mline_index()
     return int(index) if index is not None else 1_000_000
+
+
+def _ufrag(sdp: str) -> str | None:
+    parsed = Sdp.parse(sdp)
+    return parsed.ice_credentials(0)[0] if parsed.media else None

@@ -1,52 +1,127 @@
 """Kit for direct-media tests: an in-process node that brokers calls between MediaCalls the way
-direct-media-flow.md describes, and a switch that cuts every aioice socket in the process (a
-dead path between two in-process bots). Re-exports the integration kit (numbered patterns, the
-trail analyser) for the HTTP tests."""
+direct-media-flow.md describes, a switch that cuts every aioice socket in the process (a dead
+path between two in-process bots), numbered test patterns and a sink that reads them back."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import sys
+import itertools
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aioice.ice import StunProtocol
+from aiortc.mediastreams import MediaStreamTrack
+from av import AudioFrame, VideoFrame
 
+from media import PatternVideoSource, Sink
+from media.analyser import luma_plane
+from media.pattern import Code, find_codes
+from media.sink import Kind
 from pexbot import wire
 from pexbot.call import CallOptions, MediaCall
 from pexbot.call_slot import CallSlot
 from pexbot.events import Event, NewCandidate, NewOffer, PeerDisconnected, UpdateSdp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+SIZE = (320, 180)
+FPS = 15.0
+#: each sender's frame numbers start here, so a receiver can tell whose frames it got
+ALICE_FIRST = 0
+BOB_FIRST = 1_000_000
+CAROL_FIRST = 2_000_000
+RANGE = 500_000
 
-from intkit import (  # noqa: E402
-    ALICE_FIRST,
-    BOB_FIRST,
-    RANGE,
-    NumberedPattern,
-    TrailAnalyser,
-    feed,
-    strictly_increasing,
-    wait_until,
-)
 
-__all__ = [
-    "ALICE_FIRST",
-    "BOB_FIRST",
-    "RANGE",
-    "DirectNode",
-    "NumberedPattern",
-    "Party",
-    "TrailAnalyser",
-    "feed",
-    "path_switch",
-    "strictly_increasing",
-    "wait_until",
-]
+def from_range(first: int) -> Callable[[int], bool]:
+    return lambda n: first <= n < first + RANGE
+
+
+class NumberedPattern(PatternVideoSource):
+    """The test pattern (320x180, 15 fps) with frame numbers counted from ``first``."""
+
+    def __init__(self, first: int) -> None:
+        super().__init__(*SIZE, fps=FPS)
+        self.first = first
+
+    async def render(self, index: int, t: float) -> VideoFrame:
+        return await super().render(index + self.first, t)
+
+
+@dataclass(frozen=True)
+class Reading:
+    arrived: float  # time.monotonic() when the picture arrived
+    number: int
+
+
+class Numbers(Sink):
+    """Reads the pattern code of every video frame (one worker thread, at most 12 pictures
+    behind: later ones are skipped), keeping the numbers in arrival order and the pts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pts: dict[str, list[int]] = defaultdict(list)
+        self.tracks: list[tuple[str, str]] = []  # (role, kind) of every track handed over
+        self._jobs: list[tuple[float, concurrent.futures.Future[list[Code]]]] = []
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="numbers")
+
+    def on_track(self, role: str, track: MediaStreamTrack) -> None:
+        """Use as ``on_track``."""
+        self.tracks.append((role, track.kind))
+        self.add_track(track, role=role)
+
+    def on_frame(self, role: str, kind: Kind, frame: AudioFrame | VideoFrame) -> None:
+        if not isinstance(frame, VideoFrame) or role != "main":
+            return
+        if frame.pts is not None:
+            self.pts[role].append(frame.pts)
+        if sum(1 for _, job in self._jobs[-12:] if not job.done()) >= 12:
+            return
+        self._jobs.append((time.monotonic(), self._pool.submit(find_codes, luma_plane(frame))))
+
+    def trail(self) -> list[Reading]:
+        """Numbers read so far, in arrival order (pictures still being read left out)."""
+        out: list[Reading] = []
+        for arrived, job in self._jobs:
+            if not job.done():
+                break
+            out.extend(Reading(arrived, code.number) for code in job.result())
+        return out
+
+    def numbers(self) -> list[int]:
+        return [r.number for r in self.trail()]
+
+    def count_from(self, first: int) -> int:
+        return sum(map(from_range(first), self.numbers()))
+
+    async def finalise(self) -> None:
+        await asyncio.to_thread(self._pool.shutdown, wait=True)
+
+
+def strictly_increasing(values: Iterable[int]) -> bool:
+    return all(b > a for a, b in itertools.pairwise(values))
+
+
+async def wait_until(
+    predicate: Callable[[], bool], within: float = 30.0, what: str = "condition"
+) -> float:
+    """Poll until ``predicate`` holds; returns how long it took. Generous for a loaded box."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+# -- an in-process direct-media node -----------------------------------------------------------
+
+Spawn = Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
 
 
 class Party:
@@ -59,7 +134,6 @@ class Party:
         self.call_uuid: str | None = None
         self.waiting = False
         self.records: list[tuple[str, dict[str, Any]]] = []
-        self.events: list[Event] = []
         self.statistics: list[dict[str, Any]] = []
         self.slot = CallSlot(node.spawn)
         self._pending: asyncio.Future[str] | None = None  # a held /calls or update
@@ -75,11 +149,9 @@ class Party:
         return [name for name, _ in self.records]
 
     def deliver(self, event: Event) -> None:
-        self.events.append(event)
         self.slot.on_event(event)
 
-    def make_call(self, options: CallOptions | None = None, **kwargs: Any) -> MediaCall:
-        options = options or CallOptions(direct_media=True, video_codec="vp8")
+    def make_call(self, options: CallOptions, **kwargs: Any) -> MediaCall:
         call = MediaCall(self, options, post_statistics=self.post_statistics, **kwargs)
         self.slot.attach(call)
         return call
@@ -92,7 +164,7 @@ class Party:
         other = self.node.waiting_party(self)
         if other is None:
             self.waiting = True
-            return wire.CallsResult(call_uuid=self.call_uuid, sdp="")
+            return wire.CallsResult(call_uuid=self.call_uuid, sdp="", offer_ignored=True)
         answer = await self._hold(other, NewOffer(body.sdp))
         return wire.CallsResult(call_uuid=self.call_uuid, sdp=answer, turn=self.turn)
 
@@ -155,7 +227,7 @@ class Party:
 class DirectNode:
     """Brokers two direct-media participants (direct-media-flow.md, steps 1-7)."""
 
-    def __init__(self, spawn: Callable[[Any], asyncio.Task[None]]) -> None:
+    def __init__(self, spawn: Spawn) -> None:
         self.spawn = spawn
         self.parties: list[Party] = []
         self._pairs: dict[str, Party] = {}
@@ -190,7 +262,7 @@ class DirectNode:
 async def direct_node() -> AsyncIterator[DirectNode]:
     tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(coro: Any) -> asyncio.Task[None]:
+    def spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         tasks.add(task)
         task.add_done_callback(tasks.discard)

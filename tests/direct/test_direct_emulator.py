@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from aiortc.mediastreams import MediaStreamTrack
 from directkit import (
     ALICE_FIRST,
     BOB_FIRST,
-    RANGE,
+    CAROL_FIRST,
     NumberedPattern,
-    TrailAnalyser,
-    feed,
+    Numbers,
     strictly_increasing,
     wait_until,
 )
@@ -28,9 +27,8 @@ from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
 from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.events import MessageReceived, SplashScreen
+from pexbot.events import Event, MessageReceived
 
-CAROL_FIRST = 2_000_000
 DIRECT, RELAYED = "direct", "relayed"
 
 
@@ -42,17 +40,16 @@ async def emulator() -> AsyncIterator[Emulator]:
         conferences=[
             ConferenceConfig(aliases=[DIRECT], direct_media=True, stats_interval_ms=1000),
             ConferenceConfig(
-                aliases=[RELAYED], direct_media=True, direct_media_relay=True, stats_interval_ms=1000
+                aliases=[RELAYED],
+                direct_media=True,
+                direct_media_relay=True,
+                stats_interval_ms=1000,
             ),
         ]
     )
     backend = AiortcMediaBackend(card_size=(320, 180), fps=15.0)
     async with Emulator(config, media=backend) as emu:
         yield emu
-
-
-def from_range(first: int) -> Callable[[int], bool]:
-    return lambda n: first <= n < first + RANGE
 
 
 def bot(emu: Emulator, alias: str, name: str) -> Session:
@@ -65,24 +62,23 @@ async def test_two_bots_peer_to_peer() -> None:
         bot(emu, DIRECT, "alice") as alice,
         bot(emu, DIRECT, "bob") as bob,
     ):
-        splashes: list[SplashScreen] = []
-        alice.on("splash_screen", splashes.append)
-        chat: list[MessageReceived] = []
+        chat: list[Event] = []
         alice.on("message_received", chat.append)
-        at_alice, at_bob = TrailAnalyser(), TrailAnalyser()
-        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=feed(at_alice))
+        at_alice, at_bob = Numbers(), Numbers()
+        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track)
         assert call_a.state == "waiting" and alice.direct_media
         await wait_until(lambda: alice.state.splash_screen is not None, what="a splash screen")
         assert alice.state.splash_screen is not None
         assert alice.state.splash_screen.screen_key == "direct_media_welcome"
         call_b = await bob.call(
-            audio=ToneAudioSource(), video=NumberedPattern(BOB_FIRST), on_track=feed(at_bob)
+            audio=ToneAudioSource(), video=NumberedPattern(BOB_FIRST), on_track=at_bob.on_track
         )
         try:
             await asyncio.wait_for(call_a.wait_connected(), 20)
             await wait_until(
-                lambda: sum(map(from_range(BOB_FIRST), at_alice.numbers())) >= 15
-                and sum(map(from_range(ALICE_FIRST), at_bob.numbers())) >= 15,
+                lambda: (
+                    at_alice.count_from(BOB_FIRST) >= 15 and at_bob.count_from(ALICE_FIRST) >= 15
+                ),
                 what="each bot reading the other's pattern",
             )
             # No RTP through the emulator: its media backend never opened a call, and each
@@ -95,13 +91,15 @@ async def test_two_bots_peer_to_peer() -> None:
             # Chat over the data channel, not REST
             assert await bob.send_message("over the channel") in (True, False)
             await wait_until(lambda: len(chat) == 1, what="the chat message")
-            assert chat[0].payload == "over the channel" and chat[0].origin == "bob"
+            message = chat[0]
+            assert isinstance(message, MessageReceived)
+            assert message.payload == "over the channel" and message.origin == "bob"
             assert not [x for x in emu.traffic if x.path.endswith("/message")]
             # Statistics: posted every client_stats_update_interval (1000 ms here)
             samples = emu.node.statistics
             await wait_until(lambda: len(samples.get(bob.info.participant_uuid, [])) >= 3)
             posted = samples[bob.info.participant_uuid]
-            gaps = [b.t - a.t for a, b in zip(posted, posted[1:], strict=False)]
+            gaps = [b.t - a.t for a, b in itertools.pairwise(posted)]
             last = posted[-1].body
             assert last.audio is not None and last.video is not None
             figures = {
@@ -131,14 +129,8 @@ async def test_path_blocked_then_restored() -> None:
         bot(emu, RELAYED, "alice") as alice,
         bot(emu, RELAYED, "bob") as bob,
     ):
-        at_alice = TrailAnalyser()
-        handed: list[tuple[str, str]] = []
-
-        def on_track(role: str, track: MediaStreamTrack) -> None:
-            handed.append((role, track.kind))
-            feed(at_alice)(role, track)
-
-        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=on_track)
+        at_alice = Numbers()
+        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track)
         call_b = await bob.call(video=NumberedPattern(BOB_FIRST))
         try:
             await wait_until(lambda: len(at_alice.numbers()) >= 15, what="media before")
@@ -154,7 +146,7 @@ async def test_path_blocked_then_restored() -> None:
                 what="media after the path came back",
             )
             resumed = next(r for r in at_alice.trail() if r.arrived > unblocked_at).arrived
-            numbers = [n for n in at_alice.numbers() if from_range(BOB_FIRST)(n)]
+            numbers = at_alice.numbers()
             figures = {
                 "blocked_s": round(unblocked_at - blocked_at, 2),
                 "resumed_after_unblock_s": round(resumed - unblocked_at, 2),
@@ -163,7 +155,7 @@ async def test_path_blocked_then_restored() -> None:
             }
             print("path fault:", json.dumps(figures))
             assert resumed - unblocked_at <= 3.0, figures
-            assert sorted(handed) == [("main", "audio"), ("main", "video")]  # no new tracks
+            assert sorted(at_alice.tracks) == [("main", "audio"), ("main", "video")]  # no new ones
             assert strictly_increasing(numbers)
             assert not call_a.ended.is_set() and not call_b.ended.is_set()
         finally:
@@ -174,34 +166,31 @@ async def test_path_blocked_then_restored() -> None:
 
 async def test_far_end_replaced_while_the_first_bot_stays() -> None:
     async with emulator() as emu, bot(emu, DIRECT, "alice") as alice:
-        at_alice = TrailAnalyser()
-        handed: list[str] = []
-
-        def on_track(role: str, track: MediaStreamTrack) -> None:
-            handed.append(track.kind)
-            feed(at_alice)(role, track)
-
-        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=on_track)
+        at_alice = Numbers()
+        call_a = await alice.call(video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track)
         me = alice.info.participant_uuid
         try:
             async with bot(emu, DIRECT, "bob") as bob:
                 await bob.call(video=NumberedPattern(BOB_FIRST))
-                await wait_until(lambda: any(map(from_range(BOB_FIRST), at_alice.numbers())))
+                await wait_until(lambda: at_alice.count_from(BOB_FIRST) > 0)
             # bob left: alice waits for the next far end on a fresh /calls
             await wait_until(lambda: call_a.state == "waiting", what="alice waiting again")
             async with bot(emu, DIRECT, "carol") as carol:
-                at_carol = TrailAnalyser()
-                await carol.call(video=NumberedPattern(CAROL_FIRST), on_track=feed(at_carol))
+                at_carol = Numbers()
+                await carol.call(video=NumberedPattern(CAROL_FIRST), on_track=at_carol.on_track)
                 await wait_until(
-                    lambda: any(map(from_range(CAROL_FIRST), at_alice.numbers()))
-                    and any(map(from_range(ALICE_FIRST), at_carol.numbers())),
+                    lambda: (
+                        at_alice.count_from(CAROL_FIRST) > 0
+                        and at_carol.count_from(ALICE_FIRST) > 0
+                    ),
                     what="alice and carol seeing each other",
                 )
                 await at_carol.close()
             joins = [x for x in emu.traffic if x.path.endswith("/request_token")]
             assert len(joins) == 3  # alice, bob, carol: alice never joined again
             assert alice.info.participant_uuid == me and alice.media_call is call_a
-            assert sorted(handed) == ["audio", "video"] and call_a.peers_answered == 2
+            assert sorted(at_alice.tracks) == [("main", "audio"), ("main", "video")]
+            assert call_a.peers_answered == 2
         finally:
             await call_a.disconnect()
             await at_alice.close()

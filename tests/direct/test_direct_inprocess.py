@@ -13,45 +13,31 @@ import pytest
 from directkit import (
     ALICE_FIRST,
     BOB_FIRST,
-    RANGE,
+    CAROL_FIRST,
     NumberedPattern,
-    TrailAnalyser,
+    Numbers,
     direct_node,
-    feed,
     path_switch,
     strictly_increasing,
     wait_until,
 )
 
+from media import ToneAudioSource
 from pexbot.call import CallOptions, MediaCall
 from pexbot.datachannel import ChatMessage
 
-CAROL_FIRST = 2_000_000
 OPTIONS = CallOptions(direct_media=True, video_codec="vp8", stats_interval=1.0, datachannel_id=5)
-
-
-def from_range(first: int) -> object:
-    return lambda n: first <= n < first + RANGE
-
-
-def counted(sink: TrailAnalyser, seen: list[tuple[str, str]]) -> object:
-    """An on_track feeding ``sink`` that also records each (role, kind) it was handed."""
-
-    def on_track(role: str, track: object) -> None:
-        seen.append((role, track.kind))  # type: ignore[attr-defined]
-        feed(sink)(role, track)  # type: ignore[arg-type]
-
-    return on_track
+BOTH = [("main", "audio"), ("main", "video")]
 
 
 async def test_two_calls_wait_answer_and_exchange_media() -> None:
     async with direct_node() as node:
         alice, bob = node.party("alice"), node.party("bob")
-        at_alice, at_bob = TrailAnalyser(), TrailAnalyser()
+        at_alice, at_bob = Numbers(), Numbers()
         call_a = alice.make_call(
-            OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=feed(at_alice)
+            OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track
         )
-        call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=feed(at_bob))
+        call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=at_bob.on_track)
         try:
             await call_a.start()
             assert call_a.state == "waiting" and call_a.call_uuid is not None
@@ -60,8 +46,7 @@ async def test_two_calls_wait_answer_and_exchange_media() -> None:
             await call_b.start()  # answered by alice through the node
             await asyncio.wait_for(call_a.wait_connected(), 20)
             await wait_until(
-                lambda: any(map(from_range(BOB_FIRST), at_alice.numbers()))
-                and any(map(from_range(ALICE_FIRST), at_bob.numbers())),
+                lambda: at_alice.count_from(BOB_FIRST) > 0 and at_bob.count_from(ALICE_FIRST) > 0,
                 what="each side reading the other's pattern",
             )
             acks_a = [body for name, body in alice.records if name == "ack"]
@@ -87,12 +72,13 @@ async def test_dead_path_recovers_within_seconds(monkeypatch: pytest.MonkeyPatch
     with path_switch(monkeypatch) as path:
         async with direct_node() as node:
             alice, bob = node.party("alice"), node.party("bob")
-            at_alice, at_bob = TrailAnalyser(), TrailAnalyser()
-            seen_a: list[tuple[str, str]] = []
+            at_alice, at_bob = Numbers(), Numbers()
             call_a = alice.make_call(
-                OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=counted(at_alice, seen_a)
+                OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track
             )
-            call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=feed(at_bob))
+            call_b = bob.make_call(
+                OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=at_bob.on_track
+            )
             try:
                 await call_a.start()
                 await call_b.start()
@@ -104,15 +90,17 @@ async def test_dead_path_recovers_within_seconds(monkeypatch: pytest.MonkeyPatch
                 path.blocked = False
                 unblocked_at = time.monotonic()
                 await wait_until(
-                    lambda: max(at_alice.numbers()) > before + 3
-                    and call_a.state == call_b.state == "connected",
+                    lambda: (
+                        max(at_alice.numbers()) > before + 3
+                        and call_a.state == call_b.state == "connected"
+                    ),
                     within=20,
                     what="media after the path came back",
                 )
                 trail = [r for r in at_alice.trail() if r.arrived > unblocked_at]
                 resumed = trail[0].arrived - unblocked_at
-                numbers = [n for n in at_alice.numbers() if from_range(BOB_FIRST)(n)]
-                pts = [p for _, p in at_alice.pts["main"] if p is not None]
+                numbers = at_alice.numbers()
+                pts = at_alice.pts["main"]
                 figures = {
                     "blocked_s": round(unblocked_at - blocked_at, 2),
                     "resumed_after_unblock_s": round(resumed, 2),
@@ -122,9 +110,9 @@ async def test_dead_path_recovers_within_seconds(monkeypatch: pytest.MonkeyPatch
                 print("dead path:", json.dumps(figures))
                 assert resumed <= 3.0, figures
                 assert call_b.restarts >= 1  # bob offered first: bob leads the restarts
-                assert sorted(seen_a) == [("main", "audio"), ("main", "video")]  # once each
+                assert sorted(at_alice.tracks) == BOTH  # once each: no new on_track
                 assert strictly_increasing(numbers)
-                assert all(b > a for a, b in zip(pts, pts[1:], strict=False))
+                assert numbers[0] >= BOB_FIRST and strictly_increasing(pts)
             finally:
                 await call_a.disconnect()
                 await call_b.disconnect()
@@ -135,19 +123,18 @@ async def test_dead_path_recovers_within_seconds(monkeypatch: pytest.MonkeyPatch
 async def test_far_end_replaced_without_rejoining() -> None:
     async with direct_node() as node:
         alice, bob, carol = node.party("alice"), node.party("bob"), node.party("carol")
-        at_alice, at_carol = TrailAnalyser(), TrailAnalyser()
-        seen: list[tuple[str, str]] = []
+        at_alice, at_carol = Numbers(), Numbers()
         call_a = alice.make_call(
-            OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=counted(at_alice, seen)
+            OPTIONS, video=NumberedPattern(ALICE_FIRST), on_track=at_alice.on_track
         )
         call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST))
         call_c = carol.make_call(
-            OPTIONS, video=NumberedPattern(CAROL_FIRST), on_track=feed(at_carol)
+            OPTIONS, video=NumberedPattern(CAROL_FIRST), on_track=at_carol.on_track
         )
         try:
             await call_a.start()
             await call_b.start()
-            await wait_until(lambda: any(map(from_range(BOB_FIRST), at_alice.numbers())))
+            await wait_until(lambda: at_alice.count_from(BOB_FIRST) > 0)
             first_uuid = call_a.call_uuid
             await node.leave(bob)
             await wait_until(lambda: call_a.state == "waiting", what="alice waiting again")
@@ -155,14 +142,15 @@ async def test_far_end_replaced_without_rejoining() -> None:
             assert alice.names().count("calls") == 2 and "disconnect" in alice.names()
             await call_c.start()
             await wait_until(
-                lambda: any(map(from_range(CAROL_FIRST), at_alice.numbers()))
-                and any(map(from_range(ALICE_FIRST), at_carol.numbers())),
+                lambda: (
+                    at_alice.count_from(CAROL_FIRST) > 0 and at_carol.count_from(ALICE_FIRST) > 0
+                ),
                 what="carol's pattern at alice and alice's at carol",
             )
             # alice's sending survived bob's connection closing under it
             assert call_a.video.readyState == "live" and call_a.audio.readyState == "live"
             assert call_a.peers_answered == 2 and not call_a.ended.is_set()
-            assert sorted(seen) == [("main", "audio"), ("main", "video")]  # one track each
+            assert sorted(at_alice.tracks) == BOTH  # one track each
         finally:
             for call in (call_a, call_b, call_c):
                 await call.disconnect()
@@ -175,7 +163,10 @@ async def test_chat_and_statistics() -> None:
         alice, bob = node.party("alice"), node.party("bob")
         got: list[ChatMessage] = []
         call_a = alice.make_call(
-            OPTIONS, video=NumberedPattern(ALICE_FIRST), on_message=got.append
+            OPTIONS,
+            audio=ToneAudioSource(),
+            video=NumberedPattern(ALICE_FIRST),
+            on_message=got.append,
         )
         options_b = CallOptions(
             direct_media=True,
@@ -185,7 +176,9 @@ async def test_chat_and_statistics() -> None:
             display_name="bob",
             participant_uuid="bob-uuid",
         )
-        call_b: MediaCall = bob.make_call(options_b, video=NumberedPattern(BOB_FIRST))
+        call_b: MediaCall = bob.make_call(
+            options_b, audio=ToneAudioSource(), video=NumberedPattern(BOB_FIRST)
+        )
         try:
             await call_a.start()
             assert call_b.send_message("queued before the call") is False
@@ -199,7 +192,8 @@ async def test_chat_and_statistics() -> None:
             print("stats:", stats.model_dump_json())
             for stream in (stats.audio, stats.video):
                 assert stream.rx_packets > 0 and stream.tx_packets > 0
-                assert stream.rx_bitrate_kbps > 1 and stream.tx_bitrate_kbps > 1
+                assert stream.rx_bitrate_kbps > 20 and stream.tx_bitrate_kbps > 20
+            assert stats.audio.tx_bitrate_kbps < 200 and stats.video.tx_bitrate_kbps < 2000
             assert stats.audio.rx_codec == "opus" and stats.video.tx_codec == "VP8"
             assert stats.video.rx_resolution == (320, 180)
             assert 5 <= stats.video.rx_fps <= 25 and 5 <= stats.video.tx_fps <= 25
@@ -217,9 +211,9 @@ async def test_crossing_offers_polite_direct_call_yields() -> None:
     is aborted), answers bob's on a new connection, then offers hers again."""
     async with direct_node() as node:
         alice, bob = node.party("alice"), node.party("bob")
-        at_bob = TrailAnalyser()
+        at_bob = Numbers()
         call_a = alice.make_call(OPTIONS, video=NumberedPattern(ALICE_FIRST))
-        call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=feed(at_bob))
+        call_b = bob.make_call(OPTIONS, video=NumberedPattern(BOB_FIRST), on_track=at_bob.on_track)
         try:
             await call_a.start()
             await call_b.start()
