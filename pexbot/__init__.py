@@ -39,6 +39,8 @@ from .state import ConferenceState
 
 __version__ = "0.1.0"
 
+from .presentation import PresentationController, SendingStopped
+
 __all__ = [
     "GUEST_PIN",
     "ApiError",
@@ -76,8 +78,10 @@ __all__ = [
     "ParticipantApi",
     "PexbotError",
     "PinRequired",
+    "PresentationController",
     "RecoveryOptions",
     "RoomApi",
+    "SendingStopped",
     "Session",
     "SessionEnded",
     "SessionEndedEvent",

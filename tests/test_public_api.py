@@ -8,6 +8,8 @@ import pexbot
 from pexbot import errors
 
 EXPECTED = {
+    "PresentationController",
+    "SendingStopped",
     "GUEST_PIN",
     "ApiError",
     "BadRequest",
