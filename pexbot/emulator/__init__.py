@@ -4,10 +4,18 @@ See :mod:`.server` for the :class:`Emulator`, :mod:`.config` for the config file
 :mod:`.policy` for the host/guest rule table, :mod:`.admission` for the PIN / Virtual
 Reception / SSO rules, :mod:`.faults` for fault injection, :mod:`.media` for the media seam and
 :mod:`.compositor` for the transcoded conference (layouts, audio mix) that is the default,
-:mod:`.direct_media` for direct-media conferences (and :mod:`.path_relay` for their path faults).
+:mod:`.direct_media` for direct-media conferences (and :mod:`.path_relay` for their path faults),
+:mod:`.builtin` for the virtual participants a conference may have.
 """
 
-from .config import ConferenceConfig, EmulatorConfig, IdpConfig, TurnConfig, load_config
+from .config import (
+    BuiltinParticipant,
+    ConferenceConfig,
+    EmulatorConfig,
+    IdpConfig,
+    TurnConfig,
+    load_config,
+)
 from .faults import Faults
 from .media import (
     CallContext,
@@ -22,6 +30,7 @@ from .server import Emulator
 from .traffic import Exchange, Traffic
 
 __all__ = [
+    "BuiltinParticipant",
     "CallContext",
     "ComposingBackend",
     "ConferenceConfig",

@@ -176,6 +176,7 @@ async def create_call(
 async def ack(node: Node, conference: Conference, call: Call, body: wire.AckBody) -> bool:
     await broker_for(node, conference).ack(call, body)
     call.acked = True
+    node.builtins.sync(conference.id)  # built-ins send from the first acked call on
     return True
 
 

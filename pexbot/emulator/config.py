@@ -40,7 +40,16 @@ Config file format (JSON; ``pexbot emulator --config FILE``; example in
           "breakout_rooms": true,
           "call_type": "video",           // "video" | "video-only" | "audio"
           "token_lifetime": 120,
-          "idps": [{"uuid": "6f2c...", "name": "Example IdP"}]   // SSO: request_token needs it
+          "idps": [{"uuid": "6f2c...", "name": "Example IdP"}],  // SSO: request_token needs it
+          "builtin_participants": [      // virtual callers the emulator adds (see builtin.py)
+            {
+              "display_name": "Demo pattern",
+              "video": "pattern",          // "pattern" (moving test pattern) | "none"
+              "audio": "tone",             // "tone" | "silence" | "none"
+              "tone_hz": 1000,             // the tone (markers at 1.5 x, once a second)
+              "first_frame": 9000000       // pattern frame numbers start here (default:
+            }                              // 9000000 + 1000000 per position in the list)
+          ]
         },
         {
           "aliases": ["reception"],
@@ -89,6 +98,18 @@ class TurnConfig(_Strict):
     credential: str
 
 
+class BuiltinParticipant(_Strict):
+    """A virtual participant the emulator itself puts in a conference (:mod:`.builtin`)."""
+
+    display_name: str = Field(default="Demo pattern", min_length=1)
+    video: Literal["pattern", "none"] = "pattern"
+    audio: Literal["tone", "silence", "none"] = "tone"
+    tone_hz: float = Field(default=1000.0, ge=50, le=12000)
+    #: the pattern's first frame number (None: 9_000_000 + 1_000_000 per list position);
+    #: pattern codes carry 24 bits
+    first_frame: int | None = Field(default=None, ge=0, lt=1 << 24)
+
+
 class ConferenceConfig(_Strict):
     aliases: list[str] = Field(min_length=1)
     name: str = ""
@@ -110,6 +131,7 @@ class ConferenceConfig(_Strict):
     extension_type: Literal["standard", "mssip"] = "standard"
     targets: list[str] = []
     idps: list[IdpConfig] = []
+    builtin_participants: list[BuiltinParticipant] = Field(default=[], max_length=4)
 
     @model_validator(mode="after")
     def _check(self) -> ConferenceConfig:
@@ -126,6 +148,13 @@ class ConferenceConfig(_Strict):
             raise ValueError("direct_media_relay needs direct_media: true")
         if self.targets and not self.virtual_reception:
             raise ValueError("targets only make sense with virtual_reception: true")
+        if self.builtin_participants and (
+            self.direct_media or self.virtual_reception or self.service_type == "test_call"
+        ):
+            raise ValueError(
+                "builtin_participants need a transcoded conference (not direct_media, "
+                "virtual_reception or a test_call)"
+            )
         return self
 
     @property

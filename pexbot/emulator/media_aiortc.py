@@ -91,6 +91,8 @@ class AiortcMediaBackend:
         self._views: dict[str, dict[str, MediaView]] = {}  # by room, for routers made later
         self._voice: VoiceListener | None = None
         self._moves: set[asyncio.Task[None]] = set()
+        #: legs fed in-process (built-in participants), by call uuid
+        self._sources: dict[str, Leg] = {}
         self._closed = False
 
     # --- inspection (tests, diagnostics) -------------------------------------------------
@@ -174,6 +176,31 @@ class AiortcMediaBackend:
         if router is not None:
             router.layout_changed(layout)
 
+    # --- in-process sources (built-in participants, .builtin) ------------------------------
+
+    @property
+    def source_format(self) -> tuple[tuple[int, int], float]:
+        """The picture size and rate the node sends, which in-process sources should match."""
+        return self._card_size, self._fps
+
+    def add_source_leg(
+        self, call: CallContext, inputs: Mapping[MediaRole, MediaStreamTrack]
+    ) -> Leg:
+        """A leg with no peer connection whose inputs are tracks made in-process: the room's
+        router reads them like a caller's decoded media. It receives nothing (no outputs)."""
+        if call.call_uuid in self._peers or call.call_uuid in self._sources:
+            raise ValueError(f"call {call.call_uuid} already has a leg")
+        leg = Leg(call, {}, dict(inputs), sending=set(inputs))
+        self._sources[call.call_uuid] = leg
+        self._join(leg)
+        self._routers[leg.room].inputs_changed(leg)
+        return leg
+
+    async def remove_source_leg(self, call_uuid: str) -> None:
+        leg = self._sources.pop(call_uuid, None)
+        if leg is not None:
+            await self._leave(leg)
+
     # --- ComposingBackend -------------------------------------------------------------------
 
     def set_views(self, room_id: str, views: Mapping[str, MediaView]) -> None:
@@ -205,6 +232,8 @@ class AiortcMediaBackend:
         await asyncio.gather(*self._moves, return_exceptions=True)
         for call_uuid in list(self._peers):
             await self.close_call(call_uuid)
+        for call_uuid in list(self._sources):
+            await self.remove_source_leg(call_uuid)
         for router in self._routers.values():
             await router.aclose()
         self._routers.clear()

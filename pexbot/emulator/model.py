@@ -16,7 +16,7 @@ from ..errors import PexbotError
 from .config import ConferenceConfig
 
 Role = Literal["HOST", "GUEST"]
-ParticipantKind = Literal["client", "dialout", "control"]
+ParticipantKind = Literal["client", "dialout", "control", "builtin"]  # builtin: .builtin
 
 
 def new_uuid() -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from .. import wire
 from .admission import admit, present
+from .builtin import Builtins
 from .call_stats import StatsStore
 from .config import ConferenceConfig, EmulatorConfig, normalise_alias
 from .direct_media import DirectMediaHub
@@ -92,6 +93,8 @@ class Node(RoomEvents):
             media.set_voice_listener(self)
         #: floor → media routers, presentation JPEGs and ``presentation_frame`` events
         self.presentation = PresentationMedia(self)
+        #: the conferences' built-in participants and their media (.builtin)
+        self.builtins = Builtins(self)
 
     # -- presentation (the floor rules are in .presentation) -----------------------------------
 
@@ -103,6 +106,7 @@ class Node(RoomEvents):
         super().refresh_media_views(room)
         # Routers are made with a room's first call: each refresh re-tells them the floor.
         self.presentation.sync_media(room)
+        self.builtins.sync(room.conference_id)
 
     # -- conferences --------------------------------------------------------------------------
 
@@ -161,6 +165,7 @@ class Node(RoomEvents):
         else:
             conference.breakouts.clear()
             conference.main = self._fresh_room(conference.id, conference.config)
+        self.builtins.conference_ended(conference.id)
 
     # -- joining and leaving ------------------------------------------------------------------
 
@@ -276,6 +281,8 @@ class Node(RoomEvents):
         )
 
     def add_to_room(self, participant: Participant, room: Room) -> None:
+        if participant.kind == "client":
+            self.builtins.populate(self.conference_of(participant))  # joined from the start
         participant.room_id = room.id
         room.participants[participant.uuid] = participant
         self.participants[participant.uuid] = participant

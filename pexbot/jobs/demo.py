@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from ..emulator import ConferenceConfig, Emulator, EmulatorConfig
+from ..emulator import BuiltinParticipant, ConferenceConfig, Emulator, EmulatorConfig
 
 DEMO_ALIAS = "demo"
 TEST_CALL_ALIAS = "test_call"
@@ -28,7 +28,15 @@ def demo_config() -> EmulatorConfig:
     """The embedded emulator's conferences (see the module docstring)."""
     return EmulatorConfig(
         conferences=[
-            ConferenceConfig(aliases=[DEMO_ALIAS], name=DEMO_NAME),
+            ConferenceConfig(
+                aliases=[DEMO_ALIAS],
+                name=DEMO_NAME,
+                builtin_participants=[
+                    BuiltinParticipant(
+                        display_name="Demo pattern", video="pattern", audio="tone", tone_hz=1000
+                    )
+                ],
+            ),
             ConferenceConfig(
                 aliases=[TEST_CALL_ALIAS], name="pexbot test call", service_type="test_call"
             ),
