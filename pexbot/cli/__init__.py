@@ -3,7 +3,8 @@
 Each sub-command lives in its own module exposing ``add_parser(subparsers)``, which registers a
 parser with ``set_defaults(run=<async fn(args) -> int>)``. Every option can also be set from a
 ``PEXBOT_*`` environment variable (see :mod:`.common`). Errors end as one line on stderr and a
-non-zero exit code, never a traceback (``--log-level DEBUG`` logs one for unexpected errors).
+non-zero exit code (2 for bad options or configuration, 1 for anything else), never a traceback
+(``--log-level DEBUG`` logs one for unexpected errors).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError, PexbotError
-from . import emulator_cmd, join_cmd, load_cmd, probe_cmd, record_cmd
+from . import emulator_cmd, join_cmd, load_cmd, present_cmd, probe_cmd, record_cmd
 from .common import LOG_LEVELS, EnvErrors, apply_env, error_line
 
-COMMANDS = (join_cmd, record_cmd, probe_cmd, load_cmd, emulator_cmd)
+COMMANDS = (join_cmd, record_cmd, present_cmd, probe_cmd, load_cmd, emulator_cmd)
 
 log = logging.getLogger("pexbot.cli")
 
@@ -73,11 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = asyncio.run(args.run(args))
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:
+        # a second SIGINT/SIGTERM cancels the job (common.stop_on_signals); it has left
+        print("pexbot: stopped by force (second signal)", file=sys.stderr)
+        return 130
     except Exception as exc:
         if not isinstance(exc, PexbotError | OSError):
             log.debug("unexpected error", exc_info=exc)
         print(error_line(exc), file=sys.stderr)
-        return 1
+        # bad options or configuration are usage errors, as argparse's own are
+        return 2 if isinstance(exc, ConfigError) else 1
     return code
 
 

@@ -1,8 +1,8 @@
 """``pexbot join``: join a conference, print the roster, then every event, one per line.
 
 With no ``--node`` an emulator is started in-process with a demo conference, so the command
-works offline. Stops after ``--duration`` seconds, at Ctrl-C, or when the node ends the
-session (that last event is printed too). ``--json`` prints JSON lines instead of text.
+works offline. Stops after ``--duration`` seconds, at Ctrl-C / SIGTERM, or when the node ends
+the session (that last event is printed too). ``--json`` prints JSON lines instead of text.
 """
 
 from __future__ import annotations
@@ -13,82 +13,104 @@ import contextlib
 import dataclasses
 import enum
 import json
+import os
 import sys
-from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 from pydantic import BaseModel
 
 from ..events import Event, ParticipantCreated, ParticipantUpdated, name_of
+from ..jobs.metrics import MetricsRegistry
+from ..jobs.target import JoinTarget, until_end
 from ..session import Session
 from ..wire import Participant
-
-DEMO_ALIAS = "demo"
+from .common import (
+    add_join_options,
+    add_run_options,
+    description,
+    join_target,
+    metrics_server,
+    stop_on_signals,
+)
 
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "join",
         help="join a conference and print its roster and events",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=description(__doc__),
     )
-    parser.add_argument("--node", help="node base URL (default: an in-process emulator)")
-    parser.add_argument("--alias", help=f"conference alias (default with no --node: {DEMO_ALIAS})")
-    parser.add_argument("--name", default="pexbot", help="display name (default: pexbot)")
-    parser.add_argument("--pin", help="PIN; 'none' joins as a guest where only a host PIN exists")
-    parser.add_argument("--duration", type=float, help="leave after this many seconds")
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
-    parser.add_argument(
-        "--insecure", action="store_true", help="do not verify the node's TLS certificate"
-    )
+    add_join_options(parser)
+    add_run_options(parser, duration=None, duration_help="leave after SECONDS (default: Ctrl-C)")
     parser.set_defaults(run=run)
 
 
 async def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
-    if args.node is None:
-        async with _demo_node() as base_url:
-            return await _join(base_url, args.alias or DEMO_ALIAS, args, stream)
-    if not args.alias:
-        print("pexbot: --alias is required with --node", file=sys.stderr)
-        return 2
-    return await _join(args.node, args.alias, args, stream)
-
-
-@contextlib.asynccontextmanager
-async def _demo_node() -> AsyncIterator[str]:
-    from ..emulator import Emulator, EmulatorConfig
-    from ..emulator.config import ConferenceConfig
-
-    config = EmulatorConfig(conferences=[ConferenceConfig(aliases=[DEMO_ALIAS], name="Demo")])
-    async with Emulator(config, port=0) as emu:
-        yield str(emu.base_url)
-
-
-async def _join(node: str, alias: str, args: argparse.Namespace, out: TextIO) -> int:
-    printer = JsonPrinter(out) if args.json else TextPrinter(out)
-    async with Session(
-        node, alias, display_name=args.name, pin=args.pin, verify_tls=not args.insecure
-    ) as session:
-        events = session.events()
-        printer.joined(session)
-        with contextlib.suppress(TimeoutError):
-            async with _deadline(args.duration):
-                async for event in events:
-                    printer.event(event)
+    printer: TextPrinter | JsonPrinter = JsonPrinter(stream) if args.json else TextPrinter(stream)
+    registry = MetricsRegistry()
+    registry.describe("pexbot_bots_joined", "bots in the conference")
+    registry.describe("pexbot_participants", "participants in the roster")
+    async with (
+        stop_on_signals() as stop,
+        join_target(args) as target,
+        metrics_server(args, registry),
+    ):
+        await _join(target, args.duration, printer, stop, registry)
     return 0
 
 
-@contextlib.asynccontextmanager
-async def _deadline(seconds: float | None) -> AsyncIterator[None]:
-    async with asyncio.timeout(seconds):
-        yield
+async def _join(
+    target: JoinTarget,
+    duration: float | None,
+    printer: TextPrinter | JsonPrinter,
+    stop: asyncio.Event,
+    registry: MetricsRegistry,
+) -> None:
+    reader_gone = asyncio.Event()
+    async with target.session() as session:
+
+        def on_event(event: Event) -> None:
+            if reader_gone.is_set():
+                return
+            try:
+                printer.event(event)
+            except BrokenPipeError:  # e.g. `pexbot join | head`: nobody reads any more
+                reader_gone.set()
+                printer.silence()
+            registry.set("pexbot_participants", len(session.state.roster))
+
+        # Subscribed and printed in one step: no event slips in between.
+        subscription = session.on(None, on_event)
+        printer.joined(session)
+        registry.set("pexbot_bots_joined", 1)
+        registry.set("pexbot_participants", len(session.state.roster))
+        try:
+            await until_end(duration=duration, stop=stop, ended=[session.ended, reader_gone])
+        finally:
+            # Leaving ourselves is not an event to print; the node ending the session is.
+            subscription.unsubscribe()
+            registry.set("pexbot_bots_joined", 0)
 
 
-class TextPrinter:
+class _Printer:
     def __init__(self, out: TextIO) -> None:
         self._out = out
 
+    def silence(self) -> None:
+        """The reader closed our stdout: point it at /dev/null, so that Python's last flush at
+        exit does not complain about the line left in the buffer. Nothing is printed after."""
+        if self._out is not sys.stdout:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+
+
+class TextPrinter(_Printer):
     def _line(self, text: str) -> None:
         print(text, file=self._out, flush=True)
 
@@ -107,10 +129,7 @@ class TextPrinter:
         self._line(f"{name_of(event)} {describe(event)}".rstrip())
 
 
-class JsonPrinter:
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-
+class JsonPrinter(_Printer):
     def _line(self, data: dict[str, Any]) -> None:
         print(json.dumps(data, separators=(",", ":")), file=self._out, flush=True)
 

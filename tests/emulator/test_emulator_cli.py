@@ -88,6 +88,6 @@ async def test_bad_config_is_one_line_error(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 1 and out == b""
+    assert proc.returncode == 2 and out == b""  # a configuration error is a usage error
     text = err.decode()
     assert "guest_pin needs a host_pin" in text and "Traceback" not in text
