@@ -19,6 +19,12 @@ aiortc moves.
   outgoing track must survive the peer connection it was sent on (a rebuilt connection sends it
   again).
 - :func:`selected_pair`: the addresses ICE settled on (diagnostics, tests).
+- :func:`rollback_local_offer`: aiortc has no ``setLocalDescription({type: "rollback"})``
+  (#975), which perfect negotiation needs: the polite end of a direct-media call drops its own
+  re-offer when the far end's offer crosses it. A re-offer on a live connection (same ICE
+  credentials, same mids, roles already set) changes nothing in aiortc but the signalling state
+  and the pending local description, so putting those two back is a complete rollback; the
+  connection and its media carry on untouched.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ TESTED_VERSIONS = ("1.16",)
 #: audio packets the receiver holds back before decoding (aiortc's own value is 4)
 AUDIO_PREFETCH = 2
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_PENDING_LOCAL = "_RTCPeerConnection__pendingLocalDescription"
+_CURRENT_LOCAL = "_RTCPeerConnection__currentLocalDescription"
+_SIGNALING = "_RTCPeerConnection__signalingState"
 _AUDIO_CAPACITY = 16
 
 Address = tuple[str, int]
@@ -127,3 +136,26 @@ def ice_credentials(pc: RTCPeerConnection) -> tuple[str, str] | None:
         if parameters.usernameFragment and parameters.password:
             return parameters.usernameFragment, parameters.password
     return None
+
+
+LocalDescriptions = tuple[object, object]
+
+
+def local_descriptions(pc: RTCPeerConnection) -> LocalDescriptions | None:
+    """``pc``'s (pending, current) local descriptions, to roll back to (None: not reachable)."""
+    if not (hasattr(pc, _PENDING_LOCAL) and hasattr(pc, _CURRENT_LOCAL)):
+        return None
+    return getattr(pc, _PENDING_LOCAL), getattr(pc, _CURRENT_LOCAL)
+
+
+def rollback_local_offer(pc: RTCPeerConnection, saved: LocalDescriptions) -> bool:
+    """Undo our last ``setLocalDescription(offer)``, made on a live connection when
+    :func:`local_descriptions` returned ``saved``: back to ``stable``. False if not possible."""
+    if pc.signalingState != "have-local-offer" or getattr(pc, _SIGNALING, None) is None:
+        return False
+    pending, current = saved
+    setattr(pc, _PENDING_LOCAL, pending)
+    setattr(pc, _CURRENT_LOCAL, current)
+    setattr(pc, _SIGNALING, "stable")
+    pc.emit("signalingstatechange")
+    return True

@@ -2,7 +2,11 @@
 
 Every ``tick`` (0.5 s) it feeds the call's :class:`~pexbot.restart.RecoveryPolicy` with the
 current connection's ICE state and the inbound packet count, and starts a restart or gives up
-when the policy says so. Every second it samples statistics (``call.stats()``); every
+when the policy says so. In direct media it also repairs a slides line left contradicting the
+floor by offers that crossed while it moved (``call.slides_unsettled()`` for ``SETTLE_AFTER``:
+long enough for the far end's own offer, usually the repair, to arrive first).
+
+Every second it samples statistics (``call.stats()``); every
 ``stats_interval`` it posts them to the node (``calls/<uuid>/statistics``), when the call posts
 statistics at all (direct media, by default).
 
@@ -32,6 +36,9 @@ StatisticsPoster = Callable[[str, wire.StatisticsBody], Awaitable[None]]
 TICK = 0.5
 STATS_EVERY = 1.0
 POST_TIMEOUT = 5.0
+#: a contradicting slides line is renegotiated after this long (and given this long to settle)
+SETTLE_AFTER = 0.75
+SETTLE_TIMEOUT = 15.0
 
 
 class CallSupervisor:
@@ -51,6 +58,9 @@ class CallSupervisor:
         self._tick = tick
         self._next_stats = 0.0
         self._next_post: float | None = None
+        self._unsettled_since: float | None = None
+        #: slides renegotiations the supervisor made
+        self.settled = 0
         #: statistics posted so far (and failed posts)
         self.posted = 0
         self.post_failures = 0
@@ -61,6 +71,7 @@ class CallSupervisor:
             now = time.monotonic()
             if await self._recover(now):
                 return
+            await self._settle(now)
             if now >= self._next_stats:
                 self._next_stats = now + STATS_EVERY
                 await self.sample(now)
@@ -87,6 +98,24 @@ class CallSupervisor:
             if not done:
                 policy.attempt_failed(time.monotonic())
         return False
+
+    async def _settle(self, now: float) -> None:
+        call = self._call
+        if not call.slides_unsettled():
+            self._unsettled_since = None
+            return
+        if self._unsettled_since is None:
+            self._unsettled_since = now
+        if now - self._unsettled_since < SETTLE_AFTER:
+            return
+        self._unsettled_since = None
+        log.info("call %s: slides line contradicts the floor; renegotiating", call.call_uuid)
+        self.settled += 1
+        try:
+            async with asyncio.timeout(SETTLE_TIMEOUT):
+                await call.settle_slides()
+        except (PexbotError, TimeoutError) as exc:
+            log.warning("call %s: slides not renegotiated: %s", call.call_uuid, exc)
 
     async def sample(self, now: float) -> CallStats:
         """Sample statistics now (also what ``call.stats()`` returns from then on)."""

@@ -90,6 +90,7 @@ class Peer:
         self.remote_sdp: str | None = None
         self.local_sdp: str | None = None
         self.closed = False
+        self._before_offer: aiortc_compat.LocalDescriptions | None = None
         self.pc.on("track", self._track_arrived)
         for role in roles:
             self._add(role)
@@ -143,7 +144,18 @@ class Peer:
 
     async def set_local_offer(self, text: str) -> None:
         """setLocalDescription: aiortc gathers every candidate in here."""
+        renegotiating = self.remote_applied and self.pc.signalingState == "stable"
+        self._before_offer = aiortc_compat.local_descriptions(self.pc) if renegotiating else None
         await self.pc.setLocalDescription(RTCSessionDescription(text, "offer"))
+
+    def rollback(self) -> bool:
+        """Take back our pending re-offer of this live connection (perfect negotiation's
+        rollback): True when the connection is ``stable`` again, as before the offer. False
+        for a first offer, or when aiortc's internals are not the expected ones."""
+        saved, self._before_offer = self._before_offer, None
+        if saved is None or self.closed:
+            return False
+        return aiortc_compat.rollback_local_offer(self.pc, saved)
 
     def local_description(self) -> str:
         """Our current local description, with candidates, as Pexip expects it."""
@@ -176,12 +188,16 @@ class Peer:
         """Apply a remote offer, answer it; returns the answer to send (``ack {sdp}``).
 
         The presentation line mirrors the offer (Pexip's direct-media ``relativeDirection``):
-        it sends when we present, receives otherwise.
+        it receives when the far end sends, sends when we present, else neither.
         """
         offer = sdp_remote.copy_candidates_to_bundle(sdp_remote.sanitise_remote(sdp))
         slides = self._transceivers.get("slides")
         if slides is not None:
-            slides.direction = "sendonly" if presenting else "recvonly"
+            # An offer that sends slides comes from whoever took the floor last: it wins even
+            # over our own presenting, which the node's presentation_start is about to end.
+            offered = _offered_direction(offer, "slides")
+            theirs = offered in ("sendonly", "sendrecv")
+            slides.direction = "sendonly" if presenting and not theirs else "recvonly"
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await self._remote_set(offer)
@@ -287,3 +303,11 @@ class Peer:
         self.closed = True
         aiortc_compat.detach_senders(self.pc)
         await self.pc.close()
+
+
+def _offered_direction(offer: str, role: MediaRole) -> Direction | None:
+    """The direction of ``role``'s m-line in a remote offer (None: no such line)."""
+    roles = section_roles(offer)
+    if role not in roles:
+        return None
+    return Sdp.parse(offer).media[roles.index(role)].direction or "sendrecv"

@@ -15,12 +15,18 @@ goes ``sendonly`` through ``update`` → ``ack {}``. :meth:`PresentationControll
 track.
 
 Taken over: a ``presentation_start`` naming someone else while we send means the node gave the
-floor away. We stop as Pexip's client does (``release_floor``, slides ``inactive``), close the
-source if we own it, tell the application (:class:`SendingStopped` with ``reason
-"taken_over"``, through :meth:`~PresentationController.wait_stopped` and
-:meth:`~PresentationController.on_stopped`) and start receiving the new presentation. Our own
+floor away. We stop sending at once, give the floor back as Pexip's client does
+(``release_floor``) and turn the slides line ``recvonly`` in one ``update`` (in direct media the
+new presenter's offer turns it), close the source if we own it, tell the application
+(:class:`SendingStopped` with ``reason "taken_over"``, through
+:meth:`~PresentationController.wait_stopped` and :meth:`~PresentationController.on_stopped`)
+and receive the new presentation. Our own
 ``presentation_start`` (``presenter_uuid`` is us) never stops us; an all-empty one is a
-revocation and is ignored.
+revocation and is ignored. Nor does a stale one: when two take the floor at once, the node's
+``presentation_start`` for the first can reach the second after the node gave the floor to the
+second. The roster settles it: the node sends ``participant_update`` (``is_presenting``) with
+every floor change, before the ``take_floor`` answer, so when the roster already says that
+presenter stopped and we present, the event is older than our floor and is ignored.
 
 Receiving: on ``presentation_start`` a call with a slides line switches it to ``recvonly``
 (``update``); the track reaches the call's ``on_track`` as role ``"presentation"``.
@@ -39,14 +45,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from .errors import CallError, FloorDenied, PexbotError, SessionEnded
+from . import wire
+from .errors import CallError, PexbotError, SessionEnded
 from .events import Event, PresentationFrame, PresentationStarted, PresentationStopped
 from .presentation_jpeg import FetchJpeg, JpegPresentationReceiver, JpegPresentationTrack
 from .presentation_receive import (
@@ -133,8 +140,10 @@ class PresentationController:
         jpeg: JpegPolicy = "auto",
         high_jpeg: bool = False,
         jpeg_interval: float = 0.5,
+        roster: Callable[[], Mapping[str, wire.Participant]] | None = None,
     ) -> None:
         self._me = me
+        self._roster = roster
         self._spawn = spawn
         self._release_floor = release_floor
         self._receiving = PresentationReceiving(
@@ -223,15 +232,8 @@ class PresentationController:
         try:
             async with self._lock:
                 call = self._presenting_call()
-                try:
-                    await call.start_presenting(track)
-                except FloorDenied:
-                    raise
-                except PexbotError:
-                    # take_floor may have been granted: give it back, leave the line inactive
-                    with contextlib.suppress(PexbotError):
-                        await call.stop_presenting()
-                    raise
+                # on failure after take_floor the call gives the floor back itself
+                await call.start_presenting(track)
                 sending = _Sending(track, playlist, close_source, asyncio.Event())
                 self._sending = self._latest = sending
                 # ours replaces whoever presented (the node tells them); the line is sendonly now
@@ -373,6 +375,11 @@ class PresentationController:
         if isinstance(action, PresentationStarted):
             if is_revocation(action) or self._is_mine(action):
                 return
+            if self._sending is not None and self._older_than_our_floor(action):
+                log.info(
+                    "presentation_start of %s predates our floor: ignored", action.presenter_name
+                )
+                return
             self.presenter = action
             if self._sending is not None:
                 who = action.presenter_name or action.presenter_uri or "another participant"
@@ -395,6 +402,14 @@ class PresentationController:
         me = self._me()
         return event.presenter_uuid is not None and me is not None and event.presenter_uuid == me
 
+    def _older_than_our_floor(self, event: PresentationStarted) -> bool:
+        me = self._me()
+        if self._roster is None or me is None or event.presenter_uuid is None:
+            return False
+        roster = self._roster()
+        theirs, mine = roster.get(event.presenter_uuid), roster.get(me)
+        return theirs is not None and not theirs.presenting and mine is not None and mine.presenting
+
     async def _stop_sending(
         self,
         reason: StopReason,
@@ -407,7 +422,9 @@ class PresentationController:
             return
         call = self._live_call()
         try:
-            if call is not None:
+            if call is not None and reason == "taken_over":
+                await call.yield_presentation()  # release_floor, slides recvonly
+            elif call is not None:
                 await call.stop_presenting()  # release_floor, then slides inactive
             else:
                 await self._release_floor()

@@ -9,7 +9,7 @@
   following ends with the line back to ``inactive`` (unless we are presenting on it). In direct
   media the presenter's own offer (``sendonly``, relayed as ``update_sdp``) is answered
   ``recvonly`` by the call itself, so we make no offer of ours: it would only cross the
-  presenter's (both ends are polite there, and crossing offers abort each other);
+  presenter's (the call resolves crossings, but each one costs a round trip);
 - ``"jpeg"``: no slides line (or ``jpeg="always"``) and somewhere to deliver: the JPEG fallback
   (:mod:`pexbot.presentation_jpeg`) is switched on, and its one long-lived track is handed,
   once per sink, to the call's ``on_track`` or to the application's sink as ``"presentation"``;
@@ -48,6 +48,7 @@ class PresentingCall(Protocol):
 
     async def start_presenting(self, track: MediaStreamTrack) -> None: ...
     async def stop_presenting(self) -> None: ...
+    async def yield_presentation(self) -> None: ...
     async def receive_presentation(self) -> None: ...
     async def stop_receiving_presentation(self) -> None: ...
 

@@ -16,11 +16,12 @@ from callkit import (
     wait_until,
 )
 
+from pexbot import wire
 from pexbot.call import CallOptions, MediaCall
 from pexbot.emulator.media_aiortc import AiortcMediaBackend
 from pexbot.emulator.media_aiortc_cards import is_waiting_card
-from pexbot.errors import CallError
-from pexbot.sdp import Sdp
+from pexbot.errors import CallError, NodeUnavailable
+from pexbot.sdp import MediaRole, Sdp
 
 BLUE = (30, 60, 230)
 YELLOW = (230, 210, 30)
@@ -129,3 +130,89 @@ async def test_audio_only_call(backend: AiortcMediaBackend) -> None:
     finally:
         await call.disconnect()
         await tracks.close()
+
+
+async def test_failed_renegotiation_gives_the_floor_back(backend: AiortcMediaBackend) -> None:
+    """take_floor granted, then the node refuses the update: the call puts itself back (not
+    presenting, no source, release_floor) before raising; a second try works."""
+    sig = FakeSignalling(backend, participant="a")
+    call = MediaCall(sig, CallOptions(video_codec="vp8"), video=PatternVideo(RED))
+    real_update = sig.update
+    refusals = 1
+
+    async def refusing(call_uuid: str, body: wire.UpdateBody) -> str | wire.UpdateResult:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            sig.records.append(("update", body.body()))
+            raise NodeUnavailable("participants/a/calls/x/update", 502, "Bad gateway")
+        return await real_update(call_uuid, body)
+
+    sig.update = refusing  # type: ignore[method-assign]
+    try:
+        await call.start()
+        mark = len(sig.records)
+        with pytest.raises(NodeUnavailable):
+            await call.start_presenting(PatternVideo(BLUE, fps=5.0))
+        assert not call.presenting and call.slides.source is None
+        after = sig.names()[mark:]
+        assert after[:3] == ["take_floor", "update", "release_floor"]
+        assert after[3:] == ["update", "ack"]  # the line back to inactive
+        assert call.current_peer is not None
+        assert call.current_peer.negotiated_direction("slides") == "inactive"
+
+        await call.start_presenting(PatternVideo(BLUE, fps=5.0))
+        assert call.presenting and call.current_peer.negotiated_direction("slides") == "sendonly"
+    finally:
+        await call.disconnect()
+
+
+async def test_rollback_takes_back_a_reoffer_on_the_same_connection() -> None:
+    """aiortc has no rollback; the compat helper's must leave a live connection able to answer
+    the far end's offer on the same transports (this guards it against aiortc upgrades)."""
+    from aiortc import RTCConfiguration
+
+    from pexbot import aiortc_compat
+    from pexbot.call_media import CallMedia
+    from pexbot.peer import Peer
+
+    roles: list[MediaRole] = ["audio", "video", "slides"]
+    media_a, media_b = CallMedia(roles), CallMedia(roles)
+    peers = [
+        Peer(
+            n,
+            RTCConfiguration(iceServers=[]),
+            roles=roles,
+            outgoing=m.outgoing,
+            counters=m.counters,
+            on_track=lambda *_: None,
+            munge_remote=False,
+        )
+        for n, m in ((1, media_a), (2, media_b))
+    ]
+    a, b = peers
+    try:
+        assert aiortc_compat.aiortc_tested()
+        offer = await a.create_offer()
+        await a.set_local_offer(offer)
+        answer = await b.answer_offer(a.local_description(), presenting=False)
+        await a.apply_answer(answer, a.local_description())
+        ufrag = a.remote_ice_ufrag()
+
+        assert not a.rollback()  # nothing pending
+        await a.set_local_offer(await a.create_offer("sendonly"))
+        assert a.pc.signalingState == "have-local-offer"
+        assert a.rollback() and a.pc.signalingState == "stable"
+        # b's offer (b presents) is answered on a's same connection
+        await b.set_local_offer(await b.create_offer("sendonly"))
+        reply = await a.answer_offer(b.local_description(), presenting=True)
+        await b.apply_answer(reply, b.local_description())
+        assert a.pc.signalingState == b.pc.signalingState == "stable"
+        assert a.remote_ice_ufrag() == ufrag  # the same far end connection
+        assert a.negotiated_direction("slides") == "recvonly"  # theirs wins over our presenting
+        assert b.negotiated_direction("slides") == "sendonly"
+    finally:
+        for peer in peers:
+            await peer.close()
+        await media_a.close()
+        await media_b.close()

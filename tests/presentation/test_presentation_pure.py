@@ -123,6 +123,10 @@ class StandInCall:
         self.presenting, self.slides_direction = False, "inactive"
         self.ops += ["release_floor", "inactive"]
 
+    async def yield_presentation(self) -> None:
+        self.presenting, self.slides_direction = False, "recvonly"
+        self.ops += ["release_floor", "recvonly"]
+
     async def receive_presentation(self) -> None:
         self.slides_direction = "recvonly"
         self.ops.append("recvonly")
@@ -198,7 +202,7 @@ async def test_taken_over_stops_tells_and_follows(
     assert (notice.reason, notice.taken_by) == ("taken_over", other)
     assert "Other" in notice.detail and told == ["taken_over"]
     await settle(lambda: c.receiving == "video")
-    assert call.ops[2:] == ["release_floor", "inactive", "recvonly"]
+    assert call.ops[2:] == ["release_floor", "recvonly"]  # one renegotiation, then no more
     assert not c.sending and source.readyState == "ended" and c.presenter is other
 
     c.on_event(PresentationStopped())
