@@ -18,6 +18,11 @@ follows demand (a participant that receives no video costs nothing) and a slow w
 the frame rate rather than queueing. Mixing one 20 ms period is a few numpy additions over
 1920 samples, well under the cost of handing it to a thread, so it stays on the loop.
 
+Server-side mute (:class:`~.media.MediaPolicy`): a muted participant's audio is not fed to the
+mixer (its buffered samples are dropped at once, so nothing of it is heard after the mute) nor
+to voice detection (it stops speaking on the stage); unmuted, it is mixed again after the
+mixer's usual prebuffering.
+
 Test calls and presentation (slides) are relayed as :class:`~.media_aiortc_router.RelayRouter`
 does.
 """
@@ -41,7 +46,7 @@ from . import layouts
 from .audio_mixer import AudioMixer
 from .canvas import Painter, Tile
 from .compose_tracks import AudioNormaliser, ComposedVideoTrack, MixedAudioTrack
-from .media import MediaView
+from .media import MediaPolicy, MediaView
 from .media_aiortc_router import Fanout, FrameWatcher, Leg, RelayRouter, VoiceCallback
 from .speakers import VoiceActivity
 
@@ -153,6 +158,12 @@ class ComposeRouter(RelayRouter):
     def watch_voice(self, callback: VoiceCallback | None) -> None:
         self._voice = callback
 
+    def policy_changed(self, policy: MediaPolicy) -> None:
+        super().policy_changed(policy)
+        for leg in self._legs:
+            if self.muted(leg):
+                self._audio_stopped(leg)
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -252,7 +263,7 @@ class ComposeRouter(RelayRouter):
         state = audio
 
         def watcher(frame: AudioFrame | VideoFrame) -> None:
-            if not isinstance(frame, AudioFrame) or "audio" not in leg.sending:
+            if not isinstance(frame, AudioFrame) or "audio" not in leg.sending or self.muted(leg):
                 return
             pcm = state.normalise(frame)
             self._mixer.push(key, pcm)

@@ -9,7 +9,9 @@ so a client can go through the whole signalling dance without any media flowing.
 
 A composing backend also has the :class:`ComposingBackend` methods: the node tells it what each
 participant is shown (:class:`MediaView`: the layout and the participants in tile order, the
-very list the ``layout`` event carries) and hears back who is speaking.
+very list the ``layout`` event carries) and hears back who is speaking. A
+:class:`PolicyBackend` is also told each room's :class:`MediaPolicy`: whose audio stays out of
+what others hear (server-side mute) and who is sent no presentation (``denyrxpresentation``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class MediaView:
     participants: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class MediaPolicy:
+    """What the node's participant state asks of a room's media, by participant uuid."""
+
+    #: muted on the server (``mute``, ``muteguests``): nobody hears them
+    audio_muted: frozenset[str] = frozenset()
+    #: ``rx_presentation_policy`` ``DENY``: sent no slides
+    slides_denied: frozenset[str] = frozenset()
+
+
 class VoiceListener(Protocol):
     def voice_activity(self, room_id: str, participant_uuid: str, speaking: bool) -> None:
         """A participant started or stopped speaking (called on the event loop)."""
@@ -90,6 +102,15 @@ class ComposingBackend(Protocol):
 
     def participant_moved(self, participant_uuid: str, room_id: str) -> None:
         """The participant's calls now belong to another room (breakouts)."""
+        ...
+
+
+@runtime_checkable
+class PolicyBackend(Protocol):
+    """Optional: a backend that enforces mute and presentation policy in its media."""
+
+    def set_policy(self, room_id: str, policy: MediaPolicy) -> None:
+        """The room's policy from now on (all of it, each time; cheap when unchanged)."""
         ...
 
 

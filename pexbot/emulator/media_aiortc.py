@@ -7,7 +7,8 @@ the ``ack`` (nothing is sent before it, like Infinity), and a per-room
 ``router_factory=compose_router_factory(...)`` (:mod:`.compositor`) makes a transcoding
 conference. The backend is also a :class:`~.media.ComposingBackend`: it passes the node's views
 to the routers, their voice activity to the node, and moves calls with their participant
-between rooms.
+between rooms; and a :class:`~.media.PolicyBackend`: each room's mute and presentation policy
+goes to its router (kept for a router made later, like the views).
 
 The answerer uses ``MAX_COMPAT``: it follows the offer's BUNDLE group when there is one (all
 m-lines then share the first transport) and still works with an unbundled offer. Offers are
@@ -50,7 +51,7 @@ from ..sdp_remote import (
     sanitise_remote,
 )
 from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack, SendingTrack
-from .media import CallContext, MediaView, VoiceListener
+from .media import CallContext, MediaPolicy, MediaView, VoiceListener
 from .media_aiortc_cards import WaitingCard
 from .media_aiortc_router import Leg, MediaRouter, OutputTrack, RelayRouter
 
@@ -89,6 +90,7 @@ class AiortcMediaBackend:
         self._routers: dict[str, MediaRouter] = {}
         self._room_calls: dict[str, set[str]] = {}
         self._views: dict[str, dict[str, MediaView]] = {}  # by room, for routers made later
+        self._policies: dict[str, MediaPolicy] = {}  # likewise
         self._voice: VoiceListener | None = None
         self._moves: set[asyncio.Task[None]] = set()
         #: legs fed in-process (built-in participants), by call uuid
@@ -209,6 +211,14 @@ class AiortcMediaBackend:
         if router is not None:
             router.views_changed(views)
 
+    # --- PolicyBackend ----------------------------------------------------------------------
+
+    def set_policy(self, room_id: str, policy: MediaPolicy) -> None:
+        self._policies[room_id] = policy
+        router = self._routers.get(room_id)
+        if router is not None:
+            router.policy_changed(policy)
+
     def set_voice_listener(self, listener: VoiceListener | None) -> None:
         self._voice = listener
         for room, router in self._routers.items():
@@ -249,6 +259,9 @@ class AiortcMediaBackend:
             views = self._views.get(room)
             if views is not None:
                 router.views_changed(views)
+            policy = self._policies.get(room)
+            if policy is not None:
+                router.policy_changed(policy)
         self._room_calls.setdefault(room, set()).add(leg.call.call_uuid)
         router.leg_added(leg)
 
@@ -262,6 +275,7 @@ class AiortcMediaBackend:
         if not calls:
             self._room_calls.pop(room, None)
             self._views.pop(room, None)
+            self._policies.pop(room, None)
             router = self._routers.pop(room, None)
             if router is not None:
                 await router.aclose()

@@ -7,6 +7,10 @@ gets. :class:`RelayRouter` is the simple policy (the other participant's media, 
 for a test call, the waiting card when alone); a compositor (grid, main speaker, audio mix) is
 another router that taps the same inputs and sets composed tracks as output sources.
 
+The node's :class:`~.media.MediaPolicy` (:meth:`MediaRouter.policy_changed`) is honoured by
+every router: a server-muted participant's audio reaches nobody, and a participant denied the
+presentation gets the filler on its slides line whoever presents.
+
 Every input is read continuously by a :class:`Fanout` (aiortc queues decoded frames without
 bound until someone reads them) which hands each frame to any number of taps (tracks that
 restamp what they get, so each gets its own copy) and watchers (callbacks that only look).
@@ -28,7 +32,7 @@ from av.frame import Frame
 
 from ..sdp import MediaRole
 from ..tracks import OutgoingAudioTrack, OutgoingVideoTrack
-from .media import CallContext, MediaView
+from .media import CallContext, MediaPolicy, MediaView
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,10 @@ class MediaRouter(Protocol):
 
     def watch_voice(self, callback: VoiceCallback | None) -> None:
         """Report who starts / stops speaking (routers that decode audio may)."""
+        ...
+
+    def policy_changed(self, policy: MediaPolicy) -> None:
+        """Who is muted and who may not receive the presentation, decided by the node."""
         ...
 
     async def aclose(self) -> None: ...
@@ -189,6 +197,10 @@ class RelayRouter:
     Slides follow the node's floor once it has been told (:meth:`set_presenter`): only the
     presenter's slides are relayed, to everyone but the presenter. A router the node never
     told (used on its own) relays the latest-joined leg that sends slides.
+
+    Policy: a server-muted participant's audio is replaced by silence wherever it would go (not
+    by someone else's: the relay's choice of source does not depend on mute), and a participant
+    denied the presentation gets the filler on its slides line.
     """
 
     def __init__(self, room: str) -> None:
@@ -202,6 +214,7 @@ class RelayRouter:
         #: the participant holding the floor (None: nobody), once ``floor_known``
         self.presenter: str | None = None
         self.floor_known = False
+        self.policy = MediaPolicy()
 
     @property
     def legs(self) -> list[Leg]:
@@ -213,6 +226,16 @@ class RelayRouter:
             return
         self.presenter, self.floor_known = participant_uuid, True
         self._refresh()
+
+    def policy_changed(self, policy: MediaPolicy) -> None:
+        if policy == self.policy:
+            return
+        self.policy = policy
+        self._refresh()
+
+    def muted(self, leg: Leg) -> bool:
+        """Whether the node has muted the leg's participant (its audio is heard by nobody)."""
+        return leg.call.participant_uuid in self.policy.audio_muted
 
     def leg_added(self, leg: Leg) -> None:
         self._legs.append(leg)
@@ -260,6 +283,14 @@ class RelayRouter:
 
     def choose(self, dest: Leg, role: MediaRole) -> tuple[Leg, MediaRole] | None:
         """The (leg, role) whose input ``dest`` should receive on ``role``; None: the filler."""
+        if role == "slides" and dest.call.participant_uuid in self.policy.slides_denied:
+            return None
+        chosen = self._choose(dest, role)
+        if chosen is not None and role == "audio" and self.muted(chosen[0]):
+            return None
+        return chosen
+
+    def _choose(self, dest: Leg, role: MediaRole) -> tuple[Leg, MediaRole] | None:
         if dest.call.service_type == "test_call":
             return (dest, role) if dest.live_input(role) is not None else None
         if role == "slides" and self.floor_known:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .. import wire
 from ..errors import PexbotError
 from .config import ConferenceConfig
+from .media import MediaPolicy
 
 Role = Literal["HOST", "GUEST"]
 ParticipantKind = Literal["client", "dialout", "control", "builtin"]  # builtin: .builtin
@@ -219,6 +220,14 @@ class Room:
 
     def media_participants(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.admitted and p.has_media]
+
+    def media_policy(self) -> MediaPolicy:
+        """What the participants' mute and presentation policy ask of the room's media."""
+        people = self.participants.values()
+        return MediaPolicy(
+            audio_muted=frozenset(p.uuid for p in people if p.is_muted),
+            slides_denied=frozenset(p.uuid for p in people if not p.rx_presentation),
+        )
 
 
 @dataclass

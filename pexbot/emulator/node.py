@@ -25,7 +25,7 @@ from .call_stats import StatsStore
 from .config import ConferenceConfig, EmulatorConfig, normalise_alias
 from .direct_media import DirectMediaHub
 from .events import EventBus
-from .media import ComposingBackend, MediaBackend
+from .media import ComposingBackend, MediaBackend, PolicyBackend
 from .model import (
     INVALID_TOKEN,
     NOT_FOUND,
@@ -106,7 +106,18 @@ class Node(RoomEvents):
         super().refresh_media_views(room)
         # Routers are made with a room's first call: each refresh re-tells them the floor.
         self.presentation.sync_media(room)
+        self.sync_media_policy(room)
         self.builtins.sync(room.conference_id)
+
+    def participant_updated(self, participant: Participant) -> None:
+        super().participant_updated(participant)
+        # A mute or an rx-presentation change takes effect in the media with its event.
+        self.sync_media_policy(self.room_of(participant))
+
+    def sync_media_policy(self, room: Room) -> None:
+        """Tell a policy-enforcing backend the room's mutes and presentation denials."""
+        if isinstance(self.media, PolicyBackend):
+            self.media.set_policy(room.id, room.media_policy())
 
     # -- conferences --------------------------------------------------------------------------
 

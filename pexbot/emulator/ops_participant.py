@@ -1,5 +1,9 @@
 """Participant functions: mute, spotlight, role, captions, transfer... (the presentation floor
-is in :mod:`.presentation`)."""
+and ``allow``/``denyrxpresentation`` are in :mod:`.presentation`).
+
+A mute here is the server-side one: the node's ``participant_update`` re-tells the room's media
+its :class:`~.media.MediaPolicy`, which takes the muted participant's audio out of what the
+others hear (``client_mute`` is only a flag others see)."""
 
 from __future__ import annotations
 
@@ -39,11 +43,6 @@ def set_video_muted(node: Node, p: Participant, muted: bool) -> bool:
 
 def set_client_muted(node: Node, p: Participant, muted: bool) -> bool:
     p.is_client_muted = muted
-    return _changed(node, p)
-
-
-def set_rx_presentation(node: Node, p: Participant, allowed: bool) -> bool:
-    p.rx_presentation = allowed
     return _changed(node, p)
 
 

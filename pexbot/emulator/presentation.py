@@ -9,6 +9,19 @@ client would stop its own presentation if it did. ``release_floor`` by anyone bu
 changes nothing (the old presenter releasing after being taken over must not end the new
 presentation). Leaving the room ends a presentation with ``presentation_stop``.
 
+Receive policy (``allowrxpresentation`` / ``denyrxpresentation``; the participant resource's
+``rx_presentation_policy``, ``participant_update`` when it changes). A participant whose policy
+is ``DENY`` gets no presentation at all: no ``presentation_start`` (nor ``presentation_stop``)
+on the floor's changes or when it opens an event stream, no ``presentation_frame``, 403 from the
+JPEG routes, and no slides from the room's router (the filler instead). Denied while a
+presentation runs, it gets ``presentation_stop``; allowed again during one, it gets
+``presentation_start``, so Pexip's client turns its slides line recvonly and then receives
+(official-client-flow.md §11). The presenter's own policy does not touch its presenting. One
+exception: a denied presenter whose floor is taken gets the ``presentation_start`` naming the
+new presenter, as that is how a client learns it lost the floor, and at once a
+``presentation_stop`` (its slides line goes back to inactive: it is sent nothing). Infinity's
+own behaviour here is not documented; this is the reading that keeps Pexip's client right.
+
 Media. The floor is pushed to the room's media router (:meth:`RelayRouter.set_presenter`),
 which relays only the presenter's slides, to every other participant's slides line; the
 composing router relays slides the same way. It is pushed again on every media-view refresh,
@@ -22,7 +35,7 @@ SSE ``id`` to everyone else in the room. A presentation the node sees no picture
 signalling-only backend, a direct-media conference) gets one ``presentation_frame`` at once and
 a placeholder picture, so clients of such an emulator still exercise the download. The JPEG
 routes want a frame id (any the node issued; they serve the newest picture, as a frame id only
-names a moment) and answer 404 when nobody presents.
+names a moment) and answer 404 when nobody presents (403 to a participant denied it).
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from . import assets
-from .model import ForbiddenError, Participant, Room
+from .model import ForbiddenError, NotFoundError, Participant, Room
 
 if TYPE_CHECKING:
     from av import VideoFrame
@@ -48,6 +61,8 @@ log = logging.getLogger(__name__)
 
 #: width limit of ``presentation.jpeg`` (``presentation_high.jpeg`` is full size)
 LOW_MAX_WIDTH = 1280
+#: the JPEG routes' 403 for a participant whose ``rx_presentation_policy`` is ``DENY``
+RX_DENIED = "Participant is not allowed to receive presentation"
 #: JPEG quantiser scale (2 best .. 31 worst): 3 keeps small print, and pattern codes, legible
 JPEG_QSCALE = 3
 
@@ -128,8 +143,31 @@ def take_floor(node: Node, room: Room, p: Participant) -> None:
     p.is_presenting = True
     node.participant_updated(p)
     # The previous presenter is in the room and not excluded: this tells it to stop.
-    node.emit_room(room, "presentation_start", node.presentation_data(p), exclude=p.uuid)
+    node.emit_room(
+        room,
+        "presentation_start",
+        node.presentation_data(p),
+        exclude=p.uuid,
+        only=lambda other: other.rx_presentation or other is previous,
+    )
+    if previous is not None and not previous.rx_presentation and previous.kind == "client":
+        node.bus.send(previous.uuid, "presentation_stop", None)
     node.presentation.started(room)
+
+
+def set_rx_presentation(node: Node, p: Participant, allowed: bool) -> bool:
+    """``allowrxpresentation`` / ``denyrxpresentation``: see the module docstring."""
+    changed = p.rx_presentation != allowed
+    p.rx_presentation = allowed
+    node.participant_updated(p)  # also re-tells the room's media who is denied
+    room = node.room_of(p)
+    presenter = room.participants.get(room.presenter_uuid or "")
+    if changed and presenter is not None and presenter is not p and p.kind == "client":
+        if allowed:
+            node.bus.send(p.uuid, "presentation_start", node.presentation_data(presenter))
+        else:
+            node.bus.send(p.uuid, "presentation_stop", None)
+    return True
 
 
 def release_floor(node: Node, room: Room, p: Participant) -> None:
@@ -198,7 +236,13 @@ class PresentationMedia:
         """The newest picture of the room's presentation (None: none seen yet)."""
         return self._images.get(room.id)
 
-    def jpeg(self, room: Room, *, high: bool) -> bytes:
+    def jpeg(self, room: Room, viewer: Participant, *, high: bool) -> bytes:
+        """The picture ``viewer`` asked for (the placeholder until one is seen): 403 if it may
+        not receive the presentation, else 404 if nobody presents."""
+        if not viewer.rx_presentation:
+            raise ForbiddenError(RX_DENIED)
+        if room.presenter_uuid is None:
+            raise NotFoundError("No presentation")
         image = self._images.get(room.id)
         if image is None:
             return assets.PLACEHOLDER_JPEG
@@ -247,5 +291,5 @@ class PresentationMedia:
     def _announce(self, room: Room, presenter: str, frame_id: str) -> None:
         self.frames_sent[room.id] = self.frames_sent.get(room.id, 0) + 1
         for uuid, other in list(room.participants.items()):
-            if uuid != presenter and other.kind == "client":
+            if uuid != presenter and other.kind == "client" and other.rx_presentation:
                 self._node.bus.send(uuid, "presentation_frame", None, id=frame_id)

@@ -4,13 +4,15 @@ are in :mod:`.stage_views`).
 :class:`RoomEvents` is the half of :class:`.node.Node` that turns state changes into events.
 Event order on a new event stream: ``participant_sync_begin``, one ``participant_create`` per
 participant in the room (self included), ``participant_sync_end``, then ``conference_update``,
-``stage``, ``layout``, ``presentation_start`` if someone presents, and for hosts in the main
-room ``breakout_begin`` + a wrapped sync of every open breakout room.
+``stage``, ``layout``, ``presentation_start`` if someone presents (and the participant may
+receive it: :mod:`.presentation`), and for hosts in the main room ``breakout_begin`` + a wrapped
+sync of every open breakout room.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from ..wire import events as wire_events
@@ -42,10 +44,19 @@ class RoomEvents(StageViews):
         room = conference.room(participant.room_id) or conference.main
         return participant.to_wire(conference.alias, room.created_at).body()
 
-    def emit_room(self, room: Room, event: str, data: Any, *, exclude: str | None = None) -> None:
-        """Send to everyone in the room; breakout events also reach main-room hosts, wrapped."""
+    def emit_room(
+        self,
+        room: Room,
+        event: str,
+        data: Any,
+        *,
+        exclude: str | None = None,
+        only: Callable[[Participant], bool] | None = None,
+    ) -> None:
+        """Send to everyone in the room (but ``exclude``; of those, only whom ``only`` accepts);
+        breakout events also reach main-room hosts, wrapped."""
         for uuid, p in list(room.participants.items()):
-            if uuid != exclude and p.kind == "client":
+            if uuid != exclude and p.kind == "client" and (only is None or only(p)):
                 self.bus.send(uuid, event, data)
         if room.is_breakout:
             conference = self.conferences[room.conference_id]
@@ -73,7 +84,11 @@ class RoomEvents(StageViews):
         self._last_layout[participant.uuid] = layout
         send(channel, "layout", layout)
         presenter = room.participants.get(room.presenter_uuid or "")
-        if presenter is not None and presenter.uuid != participant.uuid:
+        if (
+            presenter is not None
+            and presenter.uuid != participant.uuid
+            and participant.rx_presentation
+        ):
             send(channel, "presentation_start", self.presentation_data(presenter))
         if participant.is_host and not room.is_breakout:
             for breakout in conference.breakouts.values():
@@ -135,11 +150,16 @@ class RoomEvents(StageViews):
         ).body()
 
     def stop_presentation(self, room: Room) -> None:
+        """``presentation_stop`` to those who were told of it (not the denied: they were not)."""
         presenter = room.participants.get(room.presenter_uuid or "")
         room.presenter_uuid = None
         if presenter is not None:
             presenter.is_presenting = False
-            self.emit_room(room, "presentation_stop", None, exclude=presenter.uuid)
+            self.emit_room(room, "presentation_stop", None, exclude=presenter.uuid, only=_told)
             self.participant_updated(presenter)
         else:
-            self.emit_room(room, "presentation_stop", None)
+            self.emit_room(room, "presentation_stop", None, only=_told)
+
+
+def _told(participant: Participant) -> bool:
+    return participant.rx_presentation

@@ -49,9 +49,7 @@ async def _presentation(request: web.Request, *, high: bool) -> web.StreamRespon
     frame_id = request.query.get("id") or request.headers.get("id")
     if not frame_id:
         raise BadRequestError("Missing presentation frame id")
-    if ctx.room.presenter_uuid is None:
-        raise NotFoundError("No presentation")
-    body = ctx.node.presentation.jpeg(ctx.room, high=high)
+    body = ctx.node.presentation.jpeg(ctx.room, ctx.caller, high=high)
     return web.Response(body=body, content_type="image/jpeg")
 
 

@@ -33,6 +33,10 @@ def _release_floor(ctx: RequestContext) -> None:
     presentation.release_floor(ctx.node, ctx.room, _t(ctx))
 
 
+def _rx_presentation(ctx: RequestContext, allowed: bool) -> bool:
+    return presentation.set_rx_presentation(ctx.node, _t(ctx), allowed)
+
+
 def _notify_not_afk(ctx: RequestContext) -> bool:
     _t(ctx).last_notified_afk = ctx.node.wall()
     return True
@@ -63,8 +67,8 @@ def participant_routes(prefix: str, name: str) -> list[RouteSpec]:
         route("video_unmuted", flag(lambda c: ops.set_video_muted(c.node, _t(c), False))),
         route("client_mute", flag(lambda c: ops.set_client_muted(c.node, _t(c), True))),
         route("client_unmute", flag(lambda c: ops.set_client_muted(c.node, _t(c), False))),
-        route("allowrxpresentation", flag(lambda c: ops.set_rx_presentation(c.node, _t(c), True))),
-        route("denyrxpresentation", flag(lambda c: ops.set_rx_presentation(c.node, _t(c), False))),
+        route("allowrxpresentation", flag(lambda c: _rx_presentation(c, True))),
+        route("denyrxpresentation", flag(lambda c: _rx_presentation(c, False))),
         route("spotlighton", flag(lambda c: ops.set_spotlight(c.node, _t(c), True))),
         route("spotlightoff", flag(lambda c: ops.set_spotlight(c.node, _t(c), False))),
         route("unlock", flag(lambda c: ops.unlock(c.node, c.room, _t(c)))),

@@ -129,7 +129,15 @@ class StageViews:
         if isinstance(self.media, ComposingBackend):
             self.media.set_views(room.id, views)
 
-    def emit_room(self, room: Room, event: str, data: Any, *, exclude: str | None = None) -> None:
+    def emit_room(
+        self,
+        room: Room,
+        event: str,
+        data: Any,
+        *,
+        exclude: str | None = None,
+        only: Callable[[Participant], bool] | None = None,
+    ) -> None:
         raise NotImplementedError  # RoomEvents: to the room, and wrapped to hosts for breakouts
 
     # -- voice activity (from a composing backend) -------------------------------------------
