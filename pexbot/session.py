@@ -25,11 +25,12 @@ injected. Then ``ended`` is set and API calls raise ``SessionEnded``.
 
 Media. ``await session.call(audio=..., video=..., on_track=...)`` starts a
 :class:`~pexbot.call.MediaCall` owned by the session (one at a time; see
-:mod:`pexbot.call_slot`): events about it are routed to it, and when the application leaves,
-``calls/<uuid>/disconnect`` goes before ``release_token``, as in Pexip's client. When the node
-ends the session (``disconnect``, token lost) the call is closed without that request.
-``session.presentation`` (:mod:`pexbot.presentation`) presents on that call, follows other
-participants' presentations, and falls back to the presentation JPEGs without a slides line.
+:mod:`pexbot.call_slot` and :mod:`pexbot.session_media`): events about it are routed to it, and
+when the application leaves, ``calls/<uuid>/disconnect`` goes before ``release_token``, as in
+Pexip's client. When the node ends the session (``disconnect``, token lost) the call is closed
+without that request. ``session.presentation`` (:mod:`pexbot.presentation`) presents on that
+call, follows other participants' presentations, and falls back to the presentation JPEGs
+without a slides line.
 
 Direct media (``Session(..., direct_media=True)`` and a conference the node makes direct): the
 call goes peer to peer, brokered by the node (``new_offer`` / ``update_sdp`` / ``peer_disconnect``
@@ -38,13 +39,16 @@ waiting (``state.splash_screen``), chat travels on the call's data channel
 (:meth:`Session.send_message`; what arrives is published as ``MessageReceived``), and the call
 posts its statistics every ``client_stats_update_interval``.
 
-Events. Every event is applied to ``state`` (a ``ConferenceState``) before it is published. Roster
-events are published as what they did to the roster: a re-sync after a reconnect yields
-``ParticipantCreated`` / ``ParticipantUpdated`` / ``ParticipantDeleted`` only for real changes,
-so consumers see no duplicates and miss no one who came or went while the stream was down.
-``refer`` and ``breakout_refer`` are published and not followed: moving is the application's
-decision (``session.refer_session(event)`` builds the session to move to). ``refresh_token``
-triggers one immediate refresh.
+Events (:mod:`pexbot.session_intake`). Every event is applied to ``state`` (a
+``ConferenceState``) before it is published; roster events are published as what they did to
+the roster, so a re-sync after a reconnect yields no duplicates and misses no one. ``refer`` and
+``breakout_refer`` are published and not followed: moving is the application's decision
+(``session.refer_session(event)`` builds the session to move to). ``refresh_token`` triggers one
+immediate refresh.
+
+This module is the session's lifetime and task ownership; what an open session offers (token,
+room functions, event subscriptions) is in :mod:`pexbot.session_access`, the media call in
+:mod:`pexbot.session_media`, both base classes of :class:`Session`.
 
 Secrets: the PIN and tokens never appear in reprs, logs or errors.
 """
@@ -52,60 +56,36 @@ Secrets: the PIN and tokens never appear in reprs, logs or errors.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import ssl
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
-from aiortc.mediastreams import MediaStreamTrack
 
 from . import wire
-from .api import ApiContext, BreakoutApi, ConferenceApi, NodeApi, ParticipantApi
-from .api.conference import MessageType
-from .api.signalling import SessionSignalling
+from .api import ApiContext
 from .backoff import Backoff
-from .call import CallOptions, MediaCall
 from .call_slot import CallSlot
-from .call_stats import stats_interval_seconds
-from .datachannel import ChatMessage
-from .dispatch import Callback, EventDispatcher, EventIterator, Subscription
+from .dispatch import EventDispatcher
 from .errors import SessionEnded
-from .events import (
-    Disconnected,
-    EventName,
-    MessageReceived,
-    ParticipantCreated,
-    ParticipantDeleted,
-    ParticipantUpdated,
-    Refer,
-    RefreshTokenRequested,
-    SessionEndedEvent,
-    SessionStarted,
-    StreamConnected,
-    StreamLost,
-    SyncEnd,
-    parse_event,
-)
+from .events import Refer, SessionEndedEvent, SessionStarted
 from .eventstream import EventStreamReader
 from .http import ApiTransport
 from .join import JoinRequest, request_token
 from .presentation import PresentationController
-from .sse import SseEvent
-from .state import ConferenceState, RosterDiff
+from .session_intake import EventIntake
+from .session_media import SessionMedia
+from .state import ConferenceState
 from .token import TokenKeeper
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 USER_DISCONNECT = "User initiated disconnect"
-_ROSTER_EVENTS = (ParticipantCreated, ParticipantUpdated, ParticipantDeleted, SyncEnd)
 
 
-class Session:
+class Session(SessionMedia):
     """One participant's session; see the module docstring."""
 
     def __init__(
@@ -157,7 +137,6 @@ class Session:
         self._close_task: asyncio.Task[None] | None = None
         self._task_group: asyncio.TaskGroup | None = None
         self._end_requested = asyncio.Event()
-        self._synced = asyncio.Event()
         self._calls = CallSlot(
             lambda coro: self.spawn(coro, name="pexbot-call-router"),
             disconnect_timeout=release_timeout,
@@ -170,6 +149,16 @@ class Session:
                 frame_id, high=high
             ),
             release_floor=lambda: self.me.release_floor(),
+            roster=lambda: self.state.roster,
+        )
+        self._intake = EventIntake(
+            self.state,
+            self.dispatcher,
+            routes=(self._calls.on_event, self.presentation.on_event),
+            transport=self.transport,
+            me=lambda: self.participant_uuid,
+            keeper=lambda: self._keeper,
+            end=self._end,
         )
 
     def __repr__(self) -> str:
@@ -219,7 +208,7 @@ class Session:
             self._runner = runner = asyncio.get_running_loop().create_task(
                 self._run(), name=f"pexbot-session-{info.participant_uuid}"
             )
-            synced = asyncio.ensure_future(self._synced.wait())
+            synced = asyncio.ensure_future(self._intake.synced.wait())
             try:
                 await asyncio.wait(
                     {runner, synced},
@@ -230,7 +219,7 @@ class Session:
                 synced.cancel()
             if runner.done() or self._close_task is not None:
                 raise SessionEnded(self.end_reason or "the session ended while joining")
-            if not self._synced.is_set():
+            if not self._intake.synced.is_set():
                 log.warning("no participant sync within %.0f s; going on", self._join_timeout)
         except BaseException as exc:
             await self.close(f"Join failed: {type(exc).__name__}")
@@ -297,9 +286,9 @@ class Session:
             self.transport.http,
             self.transport.url("events"),
             lambda: self.token,
-            on_event=self._on_sse,
-            on_connected=self._on_connected,
-            on_lost=self._on_lost,
+            on_event=self._intake.on_sse,
+            on_connected=self._intake.on_connected,
+            on_lost=self._intake.on_lost,
             backoff=Backoff(initial=0.1, maximum=30.0),
             max_attempts=self._max_stream_attempts,
             ssl=self.transport.ssl,
@@ -330,196 +319,7 @@ class Session:
             self.end_reason = reason
         self._end_requested.set()
 
-    def _on_connected(self, attempt: int) -> None:
-        log.info("event stream connected (#%d)", attempt)
-        self.dispatcher.publish(StreamConnected(attempt))
-
-    def _on_lost(self, reason: str) -> None:
-        event = StreamLost(reason)
-        self.state.apply(event)
-        self.dispatcher.publish(event)
-
-    def _on_sse(self, sse: SseEvent) -> None:
-        event = parse_event(sse)
-        diff = self.state.apply(event)
-        if isinstance(event, _ROSTER_EVENTS) and diff.breakout_uuid is None:
-            self._publish_diff(diff)
-            if isinstance(event, SyncEnd):
-                self.dispatcher.publish(event)
-                self._synced.set()
-        else:
-            self.dispatcher.publish(event)
-        self._calls.on_event(event)
-        self.presentation.on_event(event)
-        if isinstance(event, ParticipantCreated | ParticipantUpdated):
-            self._track_own_role(event.participant)
-        elif isinstance(event, RefreshTokenRequested) and self._keeper is not None:
-            self._keeper.request_refresh()
-        elif isinstance(event, Disconnected):
-            self._end(event.reason or "disconnected by the node")
-
-    def _publish_diff(self, diff: RosterDiff) -> None:
-        for p in diff.created:
-            self.dispatcher.publish(ParticipantCreated(p))
-        for p in diff.updated:
-            self.dispatcher.publish(ParticipantUpdated(p))
-        for p in diff.deleted:
-            self.dispatcher.publish(ParticipantDeleted(p.uuid))
-
-    def _track_own_role(self, participant: wire.Participant) -> None:
-        if participant.uuid == self.participant_uuid:
-            self.transport.role = "HOST" if participant.role == "chair" else "GUEST"
-
-    # -- what the session offers ---------------------------------------------------------------
-
-    @property
-    def info(self) -> wire.RequestTokenResult:
-        """The ``request_token`` result (its repr leaves the token out)."""
-        return _opened(self._info)
-
-    @property
-    def participant_uuid(self) -> str | None:
-        return self._info.participant_uuid if self._info else None
-
-    @property
-    def role(self) -> str | None:
-        """``"HOST"`` or ``"GUEST"``, kept current from our own roster entry."""
-        return self.transport.role
-
-    @property
-    def token(self) -> str:
-        """The current token (for code that talks to the node itself). Keep it secret."""
-        return self.token_keeper.token
-
-    @property
-    def token_keeper(self) -> TokenKeeper:
-        return _opened(self._keeper)
-
-    @property
-    def api(self) -> ApiContext:
-        """Transport + current token: build any API object on it (``ConferenceApi(s.api)``)."""
-        return _opened(self._ctx)
-
-    @property
-    def conference(self) -> ConferenceApi:
-        """Conference control functions of the main room."""
-        return ConferenceApi(self.api)
-
-    def participant(self, uuid: str) -> ParticipantApi:
-        return ParticipantApi(self.api, uuid)
-
-    @property
-    def me(self) -> ParticipantApi:
-        """Participant functions on ourselves."""
-        return ParticipantApi(self.api, self.info.participant_uuid)
-
-    def breakout(self, breakout_uuid: str) -> BreakoutApi:
-        return BreakoutApi(self.api, breakout_uuid)
-
-    @property
-    def node(self) -> NodeApi:
-        """Node-level requests (``/api/client/v2/status``)."""
-        return NodeApi(self.transport)
-
-    def call_signalling(self) -> SessionSignalling:
-        """``pexbot.call.CallSignalling`` for a media call of ours."""
-        return SessionSignalling(self.me, after_update=self.token_keeper.request_refresh)
-
-    async def call(
-        self,
-        *,
-        audio: MediaStreamTrack | None = None,
-        video: MediaStreamTrack | None = None,
-        on_track: Callable[[str, MediaStreamTrack], None] | None = None,
-        options: CallOptions | None = None,
-        **option_overrides: Any,
-    ) -> MediaCall:
-        """Start a media call and return it once media can flow (in direct media, possibly
-        earlier, in state ``"waiting"``: the far end is not there yet; ``call.wait_connected()``).
-
-        Options come from ``request_token`` (ICE servers, relay-only, call type) unless
-        ``options`` is given; ``option_overrides`` (``media_type="audio"``,
-        ``video_codec="vp8"``...) replace single fields. The session owns the call: events
-        about it are routed to it, ``call_disconnected`` ends it (``call.ended`` /
-        ``call.end_reason``; the event is published as well), and closing the session
-        disconnects it before the token is released. One call at a time: CallError while one
-        is live. Set-up failures raise the call's errors (NegotiationError, IceTimeout...), or
-        SessionEnded when the session ended meanwhile.
-        """
-        if options is None:
-            options = CallOptions.from_token(self.info, **option_overrides)
-        elif option_overrides:
-            options = dataclasses.replace(options, **option_overrides)
-        if self._close_task is not None:
-            raise SessionEnded(self.end_reason or "the session is closing")
-        call = MediaCall(
-            self.call_signalling(),
-            options,
-            audio=audio,
-            video=video,
-            on_track=on_track,
-            on_message=self._chat_arrived,
-            post_statistics=self._post_statistics,
-        )
-        self._calls.attach(call)
-        try:
-            await call.start()
-        except BaseException as exc:
-            self._calls.detach(call)
-            if self._close_task is not None and isinstance(exc, Exception):
-                raise SessionEnded(
-                    self.end_reason or "the session ended while the call was starting"
-                ) from exc
-            raise
-        self.presentation.attach_call(call, on_track)
-        return call
-
-    @property
-    def media_call(self) -> MediaCall | None:
-        """The live media call started with :meth:`call`, if any."""
-        return self._calls.call
-
-    @property
-    def direct_media(self) -> bool:
-        """Whether the node made this a direct-media (peer-to-peer) conference."""
-        return bool(self.info.direct_media)
-
-    async def send_message(self, payload: str, *, type: MessageType = "text/plain") -> bool:
-        """Chat to the conference. In direct media, over the call's data channel as Pexip's
-        client does (queued until it opens; returns False then); otherwise ``message``."""
-        call = self.media_call
-        if call is not None and call.options.direct_media and call.channel is not None:
-            return call.send_message(payload, type=type)
-        return await self.conference.message(payload, type=type)
-
-    def _chat_arrived(self, message: ChatMessage) -> None:
-        event = MessageReceived(
-            payload=message.payload, origin=message.origin, uuid=message.uuid, type=message.type
-        )
-        self.state.apply(event)
-        self.dispatcher.publish(event)
-
-    async def _post_statistics(self, call_uuid: str, body: wire.StatisticsBody) -> None:
-        await self.me.call(call_uuid).statistics(body)
-
-    def _token_refreshed(self, result: wire.RefreshTokenResult) -> None:
-        call = self.media_call
-        if call is not None and result.client_stats_update_interval is not None:
-            call.set_stats_interval(stats_interval_seconds(result.client_stats_update_interval))
-
-    def events(
-        self, names: Iterable[EventName | str] | None = None, *, maxsize: int = 1000
-    ) -> EventIterator:
-        """Events from now on (bounded, drop-oldest); ends when the session ends."""
-        return self.dispatcher.stream(names=names, maxsize=maxsize)
-
-    def on(
-        self, names: EventName | str | Iterable[EventName | str] | None, callback: Callback
-    ) -> Subscription:
-        """Call ``callback`` (sync or async) for events named ``names`` (None: all)."""
-        if isinstance(names, str):
-            names = [names]
-        return self.dispatcher.subscribe(callback, names=names)
+    # -- what the session owns ----------------------------------------------------------------
 
     @property
     def task_group(self) -> asyncio.TaskGroup:
@@ -555,12 +355,6 @@ class Session:
         }
         options.update(overrides)
         return Session(self.transport.node, event.alias, **options)
-
-
-def _opened(value: T | None) -> T:
-    if value is None:
-        raise SessionEnded("the session is not open")
-    return value
 
 
 async def _logged(coro: Coroutine[Any, Any, None]) -> None:
