@@ -24,16 +24,16 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 from compose_kit import NumberedPattern
 from emu_helpers import Client
+from router_kit import slides_leg
 
 from media.pattern import find_codes
 from media.synthetic import SilenceAudioSource
 from pexbot import Session
-from pexbot.emulator import CallContext, ConferenceConfig, Emulator, EmulatorConfig
+from pexbot.emulator import ConferenceConfig, Emulator, EmulatorConfig
 from pexbot.emulator.compositor import ComposeRouter
 from pexbot.emulator.media import MediaPolicy
 from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.emulator.media_aiortc_router import Leg, RelayRouter
-from pexbot.tracks import OutgoingVideoTrack
+from pexbot.emulator.media_aiortc_router import RelayRouter
 
 HOST_PIN = "1234"
 GUEST_PIN = "5678"
@@ -207,29 +207,6 @@ async def test_denied_presenter_taken_over_learns_it_then_stops(
 
 
 # -- the routers, in process ----------------------------------------------------------------------
-
-
-class Idle(MediaStreamTrack):
-    kind = "video"
-
-    async def recv(self) -> VideoFrame:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-
-def slides_leg(participant: str) -> Leg:
-    context = CallContext(
-        conference_id="room",
-        conference_alias="meet",
-        participant_uuid=participant,
-        display_name=participant,
-        call_uuid=f"{participant}-call",
-        media_type="video",
-        present=None,
-        service_type="conference",
-        room_id="room",
-    )
-    return Leg(context, {"slides": OutgoingVideoTrack()}, inputs={"slides": Idle()})
 
 
 @pytest.mark.parametrize("kind", ["relay", "compose"])

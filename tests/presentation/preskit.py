@@ -4,8 +4,10 @@ emulator with real media, the trail analyser and ``wait_until``."""
 
 from __future__ import annotations
 
+import contextlib
 import fractions
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 
 # The integration kit (emulator with aiortc media, TrailAnalyser, ...) is shared, not copied.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "emulator"))
 
 from intkit import (
     FPS,
@@ -25,31 +28,86 @@ from intkit import (
     strictly_increasing,
     wait_until,
 )
+from router_kit import slides_leg
 
 from media import ContentCaps, PresentationPlaylist, VideoItem
 from media.analyser import luma_plane
 from media.pattern import find_codes
-from pexbot.emulator import Emulator
+from pexbot import MediaCall, Session
+from pexbot.emulator import Emulator, EmulatorConfig
+from pexbot.emulator.config import ConferenceConfig
+from pexbot.emulator.media_aiortc import AiortcMediaBackend
 from pexbot.sdp import Sdp
 
 __all__ = [
     "FPS",
     "SIZE",
+    "DirectPair",
     "FileCodes",
     "TrailAnalyser",
     "coverage",
+    "direct_emulator",
+    "direct_pair",
     "feed",
     "floor_wire",
     "make_clip",
     "media_emulator",
     "playlist_from",
     "read_codes",
+    "slides_leg",
     "strictly_increasing",
     "wait_until",
 ]
 
 #: presentation content caps for the tests: small frames, 10 fps
 CAPS = ContentCaps(max_width=SIZE[0], max_height=SIZE[1], video_fps=10.0, max_fps=10.0)
+
+
+@contextlib.asynccontextmanager
+async def direct_emulator() -> AsyncIterator[Emulator]:
+    """An emulator with one direct-media conference, ``meet`` (its media backend unused)."""
+    backend = AiortcMediaBackend(card_size=SIZE, fps=FPS)
+    config = EmulatorConfig(conferences=[ConferenceConfig(aliases=["meet"], direct_media=True)])
+    async with Emulator(config, media=backend) as emu:
+        yield emu
+
+
+@dataclass
+class DirectPair:
+    """Alice and bob in a direct-media call with each other (alice joined first)."""
+
+    emu: Emulator
+    alice: Session
+    bob: Session
+    call_a: MediaCall
+    call_b: MediaCall
+
+
+@contextlib.asynccontextmanager
+async def direct_pair(
+    at_alice: TrailAnalyser | None = None, at_bob: TrailAnalyser | None = None
+) -> AsyncIterator[DirectPair]:
+    """Both connected peer to peer (VP8); what each receives goes to its analyser, which is
+    closed, after the calls, on the way out."""
+    async with (
+        direct_emulator() as emu,
+        Session(emu.base_url, "meet", display_name="alice") as alice,
+        Session(emu.base_url, "meet", display_name="bob") as bob,
+    ):
+        call_a = await alice.call(video_codec="vp8", on_track=feed(at_alice) if at_alice else None)
+        call_b = await bob.call(video_codec="vp8", on_track=feed(at_bob) if at_bob else None)
+        try:
+            await wait_until(
+                lambda: call_a.state == "connected" and call_b.state == "connected",
+                what="the direct-media peer connection",
+            )
+            yield DirectPair(emu, alice, bob, call_a, call_b)
+        finally:
+            await call_a.disconnect()
+            await call_b.disconnect()
+            for analyser in (at_alice, at_bob):
+                if analyser is not None:
+                    await analyser.close()
 
 
 def make_clip(

@@ -9,13 +9,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from aiortc.mediastreams import MediaStreamTrack
-from av import VideoFrame
+from preskit import slides_leg
 
 from pexbot import Session
-from pexbot.emulator import CallContext, Emulator, EmulatorConfig
+from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc_router import Leg, RelayRouter
+from pexbot.emulator.media_aiortc_router import RelayRouter
 from pexbot.errors import FloorDenied
 from pexbot.tracks import OutgoingVideoTrack
 
@@ -106,32 +105,9 @@ async def test_refused_floor_is_a_typed_error_and_changes_nothing() -> None:
             await call.disconnect()
 
 
-class Idle(MediaStreamTrack):
-    kind = "video"
-
-    async def recv(self) -> VideoFrame:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-
-def leg(participant: str) -> Leg:
-    context = CallContext(
-        conference_id="room",
-        conference_alias="meet",
-        participant_uuid=participant,
-        display_name=participant,
-        call_uuid=f"{participant}-call",
-        media_type="video",
-        present=None,
-        service_type="conference",
-        room_id="room",
-    )
-    return Leg(context, {"slides": OutgoingVideoTrack()}, inputs={"slides": Idle()})
-
-
 async def test_router_relays_only_the_floor_holders_slides() -> None:
     router = RelayRouter("room")
-    a, b, c = leg("a"), leg("b"), leg("c")
+    a, b, c = slides_leg("a"), slides_leg("b"), slides_leg("c")
     try:
         for each in (a, b, c):
             router.leg_added(each)

@@ -6,15 +6,12 @@ as ``update_sdp``, which its call answers ``recvonly``; the watcher makes no off
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from preskit import (
-    FPS,
-    SIZE,
     TrailAnalyser,
+    direct_emulator,
     feed,
     make_clip,
     playlist_from,
@@ -23,18 +20,7 @@ from preskit import (
 )
 
 from pexbot import Session
-from pexbot.emulator import Emulator, EmulatorConfig
-from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
-
-
-@contextlib.asynccontextmanager
-async def direct_emulator() -> AsyncIterator[Emulator]:
-    backend = AiortcMediaBackend(card_size=SIZE, fps=FPS)
-    config = EmulatorConfig(conferences=[ConferenceConfig(aliases=["meet"], direct_media=True)])
-    async with Emulator(config, media=backend) as emu:
-        yield emu
-
+from pexbot.emulator import Emulator
 
 FLOOR = {"take_floor", "release_floor", "update", "ack", "disconnect"}
 

@@ -13,18 +13,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from preskit import (
-    FPS,
-    SIZE,
     TrailAnalyser,
-    feed,
+    direct_pair,
     floor_wire,
     make_clip,
     playlist_from,
@@ -32,21 +28,11 @@ from preskit import (
     wait_until,
 )
 
-from pexbot import MediaCall, Session
-from pexbot.emulator import Emulator, EmulatorConfig
-from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot import MediaCall
+from pexbot.emulator import Emulator
 from pexbot.presentation import SendingStopped
 
 BOB_FIRST = 1_000_000
-
-
-@contextlib.asynccontextmanager
-async def direct_emulator() -> AsyncIterator[Emulator]:
-    backend = AiortcMediaBackend(card_size=SIZE, fps=FPS)
-    config = EmulatorConfig(conferences=[ConferenceConfig(aliases=["meet"], direct_media=True)])
-    async with Emulator(config, media=backend) as emu:
-        yield emu
 
 
 def generations(*calls: MediaCall) -> list[int]:
@@ -66,48 +52,33 @@ async def test_takeover_inside_a_direct_media_call(tmp_path: Path) -> None:
     clip = await asyncio.to_thread(make_clip, tmp_path / "clip.mkv")
     at_alice, at_bob = TrailAnalyser(), TrailAnalyser()
     told: list[SendingStopped] = []
-    async with (
-        direct_emulator() as emu,
-        Session(emu.base_url, "meet", display_name="alice") as alice,
-        Session(emu.base_url, "meet", display_name="bob") as bob,
-    ):
-        call_a = await alice.call(video_codec="vp8", on_track=feed(at_alice))
-        call_b = await bob.call(video_codec="vp8", on_track=feed(at_bob))
-        try:
-            await wait_until(
-                lambda: call_a.state == "connected" and call_b.state == "connected",
-                what="the direct-media peer connection",
-            )
-            before = generations(call_a, call_b)
-            alice.presentation.on_stopped(told.append)
-            alices = playlist_from(clip)
-            await alice.presentation.start(alices, close_source=True)
-            await wait_until(
-                lambda: len(at_bob.numbers("presentation")) >= 10, what="alice's slides at bob"
-            )
-            mark = len(floor_wire(emu, alice.participant_uuid or ""))
+    async with direct_pair(at_alice, at_bob) as pair:
+        emu, alice, bob = pair.emu, pair.alice, pair.bob
+        before = generations(pair.call_a, pair.call_b)
+        alice.presentation.on_stopped(told.append)
+        alices = playlist_from(clip)
+        await alice.presentation.start(alices, close_source=True)
+        await wait_until(
+            lambda: len(at_bob.numbers("presentation")) >= 10, what="alice's slides at bob"
+        )
+        mark = len(floor_wire(emu, alice.participant_uuid or ""))
 
-            bobs = playlist_from(clip, first=BOB_FIRST)
-            await bob.presentation.start(bobs, close_source=True)
-            notice = await asyncio.wait_for(alice.presentation.wait_stopped(), 15)
-            await wait_until(
-                lambda: sum(n >= BOB_FIRST for n in at_alice.numbers("presentation")) >= 15,
-                what="bob's slides at alice",
-            )
-            alice_sent = alices.track.frames_out
-            await asyncio.sleep(1.0)  # anything alice still sent would reach bob by now
-            after = generations(call_a, call_b)
-            a_wire = floor_wire(emu, alice.participant_uuid or "")[mark:]
-            room = emu.node.conference_by_alias("meet")
-            assert room is not None
-            floor = room.main.presenter_uuid
-            await bob.presentation.stop()
-            await wait_until(lambda: alice.presentation.receiving is None, what="alice stops")
-        finally:
-            await call_a.disconnect()
-            await call_b.disconnect()
-            await at_alice.close()
-            await at_bob.close()
+        bobs = playlist_from(clip, first=BOB_FIRST)
+        await bob.presentation.start(bobs, close_source=True)
+        notice = await asyncio.wait_for(alice.presentation.wait_stopped(), 15)
+        await wait_until(
+            lambda: sum(n >= BOB_FIRST for n in at_alice.numbers("presentation")) >= 15,
+            what="bob's slides at alice",
+        )
+        alice_sent = alices.track.frames_out
+        await asyncio.sleep(1.0)  # anything alice still sent would reach bob by now
+        after = generations(pair.call_a, pair.call_b)
+        a_wire = floor_wire(emu, alice.participant_uuid or "")[mark:]
+        room = emu.node.conference_by_alias("meet")
+        assert room is not None
+        floor = room.main.presenter_uuid
+        await bob.presentation.stop()
+        await wait_until(lambda: alice.presentation.receiving is None, what="alice stops")
 
     seen_by_alice = at_alice.numbers("presentation")
     seen_by_bob = at_bob.numbers("presentation")
@@ -142,70 +113,55 @@ async def test_takeover_inside_a_direct_media_call(tmp_path: Path) -> None:
 async def test_crossing_offers_when_both_take_the_floor(tmp_path: Path, first: str) -> None:
     clip = await asyncio.to_thread(make_clip, tmp_path / "clip.mkv")
     at_alice, at_bob = TrailAnalyser(), TrailAnalyser()
-    async with (
-        direct_emulator() as emu,
-        Session(emu.base_url, "meet", display_name="alice") as alice,
-        Session(emu.base_url, "meet", display_name="bob") as bob,
-    ):
-        call_a = await alice.call(video_codec="vp8", on_track=feed(at_alice))
-        call_b = await bob.call(video_codec="vp8", on_track=feed(at_bob))
-        try:
-            await wait_until(
-                lambda: call_a.state == "connected" and call_b.state == "connected",
-                what="the direct-media peer connection",
-            )
-            assert call_a.polite and not call_b.polite  # alice waited for bob: she yields
-            before = generations(call_a, call_b)
-            # Both updates wait at the node until both are there: they must cross.
-            emu.faults.delay_next(2, delay=1.0, path_contains="/update")
-            alices, bobs = playlist_from(clip), playlist_from(clip, first=BOB_FIRST)
-            starts = [
-                alice.presentation.start(alices, close_source=True),
-                bob.presentation.start(bobs, close_source=True),
-            ]
-            if first == "bob":  # bob's take_floor reaches the node first: alice gets the floor
-                starts.reverse()
-            started = await asyncio.gather(*starts, return_exceptions=True)
-            assert started == [None, None]
-            await wait_until(
-                lambda: alice.presentation.sending != bob.presentation.sending,
-                what="one presenter left",
-            )
-            room = emu.node.conference_by_alias("meet")
-            assert room is not None
-            floor = room.main.presenter_uuid
-            winner, loser = (alice, bob) if alice.presentation.sending else (bob, alice)
-            winner_name = "alice" if winner is alice else "bob"
-            watch = at_bob if winner is alice else at_alice
-            lowest = 0 if winner is alice else BOB_FIRST
-            mark = len(watch.numbers("presentation"))
+    async with direct_pair(at_alice, at_bob) as pair:
+        emu, alice, bob, call_a, call_b = pair.emu, pair.alice, pair.bob, pair.call_a, pair.call_b
+        assert call_a.polite and not call_b.polite  # alice waited for bob: she yields
+        before = generations(call_a, call_b)
+        # Both updates wait at the node until both are there: they must cross.
+        emu.faults.delay_next(2, delay=1.0, path_contains="/update")
+        alices, bobs = playlist_from(clip), playlist_from(clip, first=BOB_FIRST)
+        starts = [
+            alice.presentation.start(alices, close_source=True),
+            bob.presentation.start(bobs, close_source=True),
+        ]
+        if first == "bob":  # bob's take_floor reaches the node first: alice gets the floor
+            starts.reverse()
+        started = await asyncio.gather(*starts, return_exceptions=True)
+        assert started == [None, None]
+        await wait_until(
+            lambda: alice.presentation.sending != bob.presentation.sending,
+            what="one presenter left",
+        )
+        room = emu.node.conference_by_alias("meet")
+        assert room is not None
+        floor = room.main.presenter_uuid
+        winner, loser = (alice, bob) if alice.presentation.sending else (bob, alice)
+        winner_name = "alice" if winner is alice else "bob"
+        watch = at_bob if winner is alice else at_alice
+        lowest = 0 if winner is alice else BOB_FIRST
+        mark = len(watch.numbers("presentation"))
 
-            def winners_frames() -> list[int]:
-                return [n for n in watch.numbers("presentation")[mark:] if n >= lowest]
+        def winners_frames() -> list[int]:
+            return [n for n in watch.numbers("presentation")[mark:] if n >= lowest]
 
-            await wait_until(lambda: len(winners_frames()) >= 15, what="the winner's slides")
-            crossed = ignored_acks(emu)
-            after = generations(call_a, call_b)
-            settled = [c._supervisor.settled for c in (call_a, call_b)]
-            lost = await asyncio.wait_for(loser.presentation.wait_stopped(), 5)
-            slides = [
-                p.negotiated_direction("slides") if p else None
-                for p in (call_a.current_peer, call_b.current_peer)
-            ]
-            figures: dict[str, Any] = {
-                "first": first,
-                "winner": winner_name,
-                "ignored_acks": crossed,
-                "settled": settled,
-                "slides": slides,
-                "generations": [before, after],
-            }
-            print("crossing:", json.dumps(figures))
-        finally:
-            await call_a.disconnect()
-            await call_b.disconnect()
-            await at_alice.close()
-            await at_bob.close()
+        await wait_until(lambda: len(winners_frames()) >= 15, what="the winner's slides")
+        crossed = ignored_acks(emu)
+        after = generations(call_a, call_b)
+        settled = [c._supervisor.settled for c in (call_a, call_b)]
+        lost = await asyncio.wait_for(loser.presentation.wait_stopped(), 5)
+        slides = [
+            p.negotiated_direction("slides") if p else None
+            for p in (call_a.current_peer, call_b.current_peer)
+        ]
+        figures: dict[str, Any] = {
+            "first": first,
+            "winner": winner_name,
+            "ignored_acks": crossed,
+            "settled": settled,
+            "slides": slides,
+            "generations": [before, after],
+        }
+        print("crossing:", json.dumps(figures))
 
     assert crossed >= 1  # the offers did cross, and bob (impolite) ignored alice's
     assert floor == winner.participant_uuid and lost.reason == "taken_over"
