@@ -33,6 +33,7 @@ from .errors import SourceError, TrackStoppedError
 from .pattern import FRAME_MOD, code_size, draw_code
 from .slides import PresentationItem, items_from_paths
 from .switchable import SwitchableVideoTrack
+from .synthetic import chroma_planes
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,7 @@ def stamp_frame(frame: VideoFrame, number: int, timestamp_ms: int, module: int) 
         cw, ch = code_size(module)
         x, y = (w - cw) // 2 * 2, (h - ch) // 2 * 2  # even, for the half-size chroma
         draw_code(data[:h], number % FRAME_MOD, timestamp_ms, x=x, y=y, module=module)
-        u = data[h : h + h // 4].reshape(h // 2, w // 2)
-        v = data[h + h // 4 :].reshape(h // 2, w // 2)
+        u, v = chroma_planes(data, w, h)
         u[y // 2 : (y + ch + 1) // 2, x // 2 : (x + cw + 1) // 2] = 128
         v[y // 2 : (y + ch + 1) // 2, x // 2 : (x + cw + 1) // 2] = 128
     out = VideoFrame.from_ndarray(data, format="yuv420p")
@@ -178,15 +178,16 @@ class PresentationPlaylist:
             return
         self._closed = True
         self.track.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._switch.close()
-        if self._feed is not None:
-            await self._feed.close()
-        self._ready.set()
-        self.ended.set()
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.wait({self._task})  # (suppressing CancelledError would eat ours)
+        finally:  # cancelled while closing: release everything all the same, then re-raise
+            await self._switch.close()
+            if self._feed is not None:
+                await self._feed.close()
+            self._ready.set()
+            self.ended.set()
 
     # --- the player task ---------------------------------------------------------------------
 

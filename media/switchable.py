@@ -123,9 +123,9 @@ class _Switchable(MediaStreamTrack):
     async def close(self) -> None:
         """Stop and wait for the pump tasks to finish. Safe to call more than once."""
         self.stop()
-        for task in list(self._retired):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        retired = list(self._retired)
+        if retired:
+            await asyncio.wait(retired)  # (suppressing CancelledError would eat ours)
 
 
 class SwitchableVideoTrack(_Switchable):

@@ -78,8 +78,7 @@ class PatternRenderer:
         out = np.empty((h * 3 // 2, w), np.uint8)
         out[:h] = self._luma[:, offset : offset + w]
         half = offset // 2
-        u = out[h : h + h // 4].reshape(h // 2, w // 2)
-        v = out[h + h // 4 :].reshape(h // 2, w // 2)
+        u, v = chroma_planes(out, w, h)
         u[:] = self._chroma_u[:, half : half + w // 2]
         v[:] = self._chroma_v[:, half : half + w // 2]
         draw_code(
@@ -95,6 +94,19 @@ class PatternRenderer:
         u[cy : cy + ch // 2, cx : cx + cw // 2] = 128
         v[cy : cy + ch // 2, cx : cx + cw // 2] = 128
         return out
+
+
+def chroma_planes(
+    packed: npt.NDArray[np.uint8], width: int, height: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Views of the U and V planes of a packed yuv420p array (``VideoFrame.to_ndarray``'s
+    layout). By element, not by row: a quarter plane is not a whole number of rows when the
+    height is not a multiple of 4 (160x90)."""
+    flat = packed.reshape(-1)
+    size, quarter = width * height, width * height // 4
+    u = flat[size : size + quarter].reshape(height // 2, width // 2)
+    v = flat[size + quarter : size + 2 * quarter].reshape(height // 2, width // 2)
+    return u, v
 
 
 class PatternVideoSource(PacedVideoTrack):

@@ -233,8 +233,8 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
         finally:
             if not gathering.done():
                 gathering.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await gathering
+                # wait() never raises: our own cancellation still reaches us, theirs does not
+                await asyncio.wait({gathering})
         self.timings.posted = time.monotonic() - t0
         self.call_uuid = call_uuid = result.call_uuid
         if result.waits_for_peer and self.options.direct_media:
@@ -336,14 +336,15 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
             self.end_reason = reason
         self._abort_update()
         supervising, self._supervising = self._supervising, None
-        if supervising is not None and supervising is not asyncio.current_task():
-            supervising.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervising
-        if self._peer is not None:
-            await self._peer.close()
-        await self.media.close()
-        self.ended.set()
+        try:
+            if supervising is not None and supervising is not asyncio.current_task():
+                supervising.cancel()
+                await asyncio.wait({supervising})  # (suppressing CancelledError would eat ours)
+        finally:  # cancelled while closing: release everything all the same, then re-raise
+            if self._peer is not None:
+                await self._peer.close()
+            await self.media.close()
+            self.ended.set()
 
     def give_up(self, reason: str) -> None:
         """End the call from inside (media could not be recovered): the session's router

@@ -133,8 +133,7 @@ class CallMedia:
             outgoing.stop()
         for task in list(self._drains):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # (suppressing CancelledError would eat ours)
 
 
 async def _drain(track: MediaStreamTrack) -> None:

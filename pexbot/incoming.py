@@ -17,7 +17,6 @@ It also counts what the application took (frames, last size) for the call's stat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import time
 from typing import Any
@@ -130,8 +129,7 @@ class IncomingTrack(MediaStreamTrack):
             if not pull.done():
                 # aiortc's remote track recv() is a queue get: safe to cancel.
                 pull.cancel()
-                with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
-                    await pull
+                await asyncio.wait({pull})  # (suppressing CancelledError would eat ours)
         if pull.cancelled():
             return None
         error = pull.exception()

@@ -175,8 +175,7 @@ class Fanout:
 
     async def aclose(self) -> None:
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await asyncio.wait({self._task})  # (suppressing CancelledError would eat ours)
 
 
 def clone_frame(frame: AudioFrame | VideoFrame) -> AudioFrame | VideoFrame:

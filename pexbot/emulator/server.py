@@ -24,7 +24,6 @@ closes the media backend; it is idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -102,8 +101,7 @@ class Emulator:
         self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await asyncio.wait({self._sweeper})  # (suppressing CancelledError would eat ours)
         self.node.bus.close_all("emulator shutting down")
         self.node.direct_media.close()  # held direct-media requests end; relay ports close
         if self._runner is not None:

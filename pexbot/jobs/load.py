@@ -222,8 +222,7 @@ class LoadJob:
         finally:
             leave.set()
             reporter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reporter
+            await asyncio.wait({reporter})
             self._report()
         return self.summary(reason, before, held or process_usage())
 

@@ -32,12 +32,12 @@ async def test_present_and_record_in_a_direct_media_conference(tmp_path: Path) -
     async with emulator_process(config) as url:
         common = ("--node", url, "--alias", "dm", "--direct-media")
         recorder = await spawn(
-            "record", *common, "--name", "recorder", "--out", str(out), "--duration", "14"
+            "record", *common, "--name", "recorder", "--out", str(out), "--duration", "18"
         )
         await asyncio.sleep(2.0)  # the recorder waits for its far end, as Pexip's client does
         played = await pexbot(
             "present", *common, "--name", "presenter", "--stamp-codes", "--loop",
-            "--duration", "5", "--json", str(clip),
+            "--duration", "8", "--json", str(clip),
         )  # fmt: skip
         recorded = await finish(recorder, 60)
         records = await traffic(url)

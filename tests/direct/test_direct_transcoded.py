@@ -91,7 +91,7 @@ async def test_statistics_of_a_transcoded_call() -> None:
             assert 30 <= stats.audio.rx_bitrate_kbps <= 200
             assert stats.audio.rx_codec == "opus" and stats.video.rx_codec == "VP8"
             assert stats.video.rx_resolution == (320, 180) and 5 <= stats.video.rx_fps <= 25
-            assert stats.video.tx_fps > 5 and stats.video.tx_bitrate_kbps > 10  # black filler
+            assert stats.video.tx_fps > 5 and stats.video.tx_bitrate_kbps > 2  # black filler: tiny
             assert stats.audio.rx_packets > 50 and stats.audio.rx_packets_lost == 0
             assert not [x for x in emu.traffic if x.path.endswith("/statistics")]
         finally:

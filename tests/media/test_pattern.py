@@ -162,3 +162,20 @@ def test_reads_tiles_after_the_composed_picture_is_encoded_again(
     rate, false = score(found, expected)
     assert false == 0
     assert rate >= 0.95
+
+
+@pytest.mark.parametrize("size", [(160, 90), (320, 180), (66, 38)])
+async def test_pattern_source_of_any_even_size_reads_back(size: tuple[int, int]) -> None:
+    """Heights that are not a multiple of 4 (160x90, 66x38) once broke the chroma planes."""
+    from media.analyser import luma_plane
+    from media.synthetic import PatternVideoSource, chroma_planes
+
+    source = PatternVideoSource(*size, fps=30)
+    numbers = []
+    for _ in range(3):
+        frame = await source.recv()
+        numbers += [code.number for code in find_codes(luma_plane(frame))]
+        u, v = chroma_planes(frame.to_ndarray(format="yuv420p"), *size)
+        assert u.shape == v.shape == (size[1] // 2, size[0] // 2)
+    assert numbers == [0, 1, 2]
+    source.stop()

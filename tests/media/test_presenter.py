@@ -344,3 +344,17 @@ async def test_bad_inputs_raise_typed_one_line_errors(tmp_path: Path) -> None:
         await PresentationPlaylist.open([tmp_path / "nope.png"])
     with pytest.raises(ValueError):
         PresentationPlaylist([])
+
+
+async def test_close_cancelled_midway_still_releases_and_lets_the_cancellation_through() -> None:
+    """A task cancelled while it closes the playlist must end cancelled (a close that ate the
+    cancellation left a session's worker task running forever on shutdown), and the
+    playlist is released all the same."""
+    playlist = PresentationPlaylist([TrackItem(PatternVideoSource(320, 180, fps=10))], loop=True)
+    await asyncio.wait_for(playlist.track.recv(), 10)  # playing: the player task is running
+    closer = asyncio.ensure_future(playlist.close())
+    await asyncio.sleep(0)  # the closer now waits for the player task to end
+    closer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closer
+    assert playlist.ended.is_set() and playlist.track.readyState == "ended"
