@@ -43,17 +43,15 @@ calls and the worker take one lock, so a renegotiation never overlaps another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import wire
-from .errors import CallError, PexbotError, SessionEnded
+from .errors import CallError, PexbotError
 from .events import Event, PresentationFrame, PresentationStarted, PresentationStopped
 from .presentation_jpeg import FetchJpeg, JpegPresentationReceiver, JpegPresentationTrack
 from .presentation_receive import (
@@ -65,6 +63,18 @@ from .presentation_receive import (
     Spawn,
     live,
 )
+from .presentation_types import (
+    Action,
+    CallEnded,
+    Reconsider,
+    Sending,
+    SendingStopped,
+    SourceEnded,
+    StopReason,
+    is_revocation,
+    release_source,
+)
+from .serial_worker import SerialWorker
 
 if TYPE_CHECKING:
     from media.content import ContentCaps
@@ -81,50 +91,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-StopReason = Literal["released", "taken_over", "call_ended", "source_ended", "closed"]
 #: presentation_start / stop events and internal changes waiting for the worker
 INBOX_SIZE = 64
-
-
-@dataclass(frozen=True)
-class SendingStopped:
-    """Why our presentation stopped; ``taken_by`` is the presentation that took the floor."""
-
-    reason: StopReason
-    detail: str
-    taken_by: PresentationStarted | None = None
-
-
-@dataclass(eq=False)
-class _Sending:
-    track: MediaStreamTrack
-    playlist: PresentationPlaylist | None
-    close_source: bool
-    done: asyncio.Event
-    notice: SendingStopped | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class _CallEnded:
-    call: PresentingCall
-
-
-@dataclass(frozen=True)
-class _Reconsider:
-    """A call or a JPEG sink appeared: follow a presentation already running."""
-
-
-@dataclass(frozen=True, eq=False)
-class _SourceEnded:
-    sending: _Sending
-
-
-_Action = PresentationStarted | PresentationStopped | _CallEnded | _Reconsider | _SourceEnded
-
-
-def is_revocation(event: PresentationStarted) -> bool:
-    """An all-empty ``presentation_start``: Pexip's client ignores it, so do we."""
-    return not (event.presenter_name or event.presenter_uri or event.presenter_uuid)
 
 
 class PresentationController:
@@ -144,7 +112,6 @@ class PresentationController:
     ) -> None:
         self._me = me
         self._roster = roster
-        self._spawn = spawn
         self._release_floor = release_floor
         self._receiving = PresentationReceiving(
             spawn=spawn,
@@ -155,20 +122,23 @@ class PresentationController:
         )
         self._call: PresentingCall | None = None
         self._call_on_track: OnTrack | None = None
-        self._sending: _Sending | None = None
-        self._latest: _Sending | None = None  # also while it is being stopped
+        self._sending: Sending | None = None
+        self._latest: Sending | None = None  # also while it is being stopped
         #: someone else's presentation in progress (None: nobody else presents)
         self.presenter: PresentationStarted | None = None
         #: why our last presentation stopped
         self.last_stopped: SendingStopped | None = None
         self._callbacks: list[Callable[[SendingStopped], None]] = []
-        self._inbox: asyncio.Queue[_Action] = asyncio.Queue(INBOX_SIZE)
-        self._worker: asyncio.Task[None] | None = None
-        self._watchers: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._worker: SerialWorker[Action] = SerialWorker(
+            "presentation", self._apply, spawn=spawn, lock=self._lock, size=INBOX_SIZE
+        )
         self._closed = False
-        #: events that did not fit the inbox
-        self.dropped_events = 0
+
+    @property
+    def dropped_events(self) -> int:
+        """Events that did not fit the worker's inbox."""
+        return self._worker.dropped
 
     def __repr__(self) -> str:
         who = self.presenter.presenter_name if self.presenter else None
@@ -234,17 +204,17 @@ class PresentationController:
                 call = self._presenting_call()
                 # on failure after take_floor the call gives the floor back itself
                 await call.start_presenting(track)
-                sending = _Sending(track, playlist, close_source, asyncio.Event())
+                sending = Sending(track, playlist, close_source, asyncio.Event())
                 self._sending = self._latest = sending
                 # ours replaces whoever presented (the node tells them); the line is sendonly now
                 self.presenter = None
                 self._receiving.presenting()
         except BaseException:
             if close_source:
-                await _close_source(track, playlist)
+                await release_source(track, playlist)
             raise
         if playlist is not None:
-            self._watch(playlist.ended, _SourceEnded(sending))
+            self._worker.post_when(playlist.ended, SourceEnded(sending))
         log.info("presenting %s", playlist.items[0].label if playlist else track)
 
     async def present_files(
@@ -300,7 +270,7 @@ class PresentationController:
         """Where the JPEG fallback's track goes when there is no call (a call's own
         ``on_track`` is used otherwise); None: nowhere (no fallback without a call)."""
         self._receiving.sink = on_track
-        self._post(_Reconsider())
+        self._worker.post(Reconsider())
 
     # -- fed by the session ----------------------------------------------------------------------
 
@@ -309,13 +279,13 @@ class PresentationController:
         if isinstance(event, PresentationFrame):
             self._receiving.jpeg.offer(event.event_id)
         elif isinstance(event, PresentationStarted | PresentationStopped):
-            self._post(event)
+            self._worker.post(event)
 
     def attach_call(self, call: PresentingCall, on_track: OnTrack | None) -> None:
         """The session's new media call (``on_track``: where its tracks go)."""
         self._call, self._call_on_track = call, on_track
-        self._watch(call.ended, _CallEnded(call))
-        self._post(_Reconsider())
+        self._worker.post_when(call.ended, CallEnded(call))
+        self._worker.post(Reconsider())
 
     async def close(self) -> None:
         """Stop every task and the JPEG track, close an owned source. No requests are made:
@@ -323,55 +293,15 @@ class PresentationController:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._worker, *self._watchers) if t is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        self._watchers.clear()
+        await self._worker.close()
         sending, self._sending = self._sending, None
         if sending is not None:
             await self._finish(sending, SendingStopped("closed", "the session ended"))
         await self._receiving.close()
 
-    # -- the worker -------------------------------------------------------------------------------
+    # -- applying events and changes, one at a time ---------------------------------------------
 
-    def _post(self, action: _Action) -> None:
-        if self._closed:
-            return
-        try:
-            self._inbox.put_nowait(action)
-        except asyncio.QueueFull:
-            self.dropped_events += 1
-            log.warning("presentation worker behind: %s dropped", type(action).__name__)
-            return
-        if self._worker is None or self._worker.done():
-            with contextlib.suppress(SessionEnded):
-                self._worker = self._spawn(self._run())
-
-    def _watch(self, event: asyncio.Event, action: _Action) -> None:
-        async def watch() -> None:
-            await event.wait()
-            self._post(action)
-
-        with contextlib.suppress(SessionEnded):
-            task = self._spawn(watch())
-            self._watchers.add(task)
-            task.add_done_callback(self._watchers.discard)
-
-    async def _run(self) -> None:
-        while True:
-            action = await self._inbox.get()
-            async with self._lock:
-                try:
-                    await self._apply(action)
-                except PexbotError as exc:
-                    log.warning("presentation: %s not followed: %s", type(action).__name__, exc)
-                except Exception:
-                    # a bug or a call torn down mid-renegotiation: the next event still counts
-                    log.exception("presentation: %s failed", type(action).__name__)
-
-    async def _apply(self, action: _Action) -> None:
+    async def _apply(self, action: Action) -> None:
         if isinstance(action, PresentationStarted):
             if is_revocation(action) or self._is_mine(action):
                 return
@@ -390,9 +320,9 @@ class PresentationController:
                 return  # we hold the floor: this is not about our presentation
             self.presenter = None
             await self._unreceive()
-        elif isinstance(action, _CallEnded):
+        elif isinstance(action, CallEnded):
             await self._call_ended(action.call)
-        elif isinstance(action, _SourceEnded):
+        elif isinstance(action, SourceEnded):
             if self._sending is action.sending:
                 await self._stop_sending("source_ended", "the presentation source is over")
         elif self.presenter is not None and self._sending is None:
@@ -433,9 +363,9 @@ class PresentationController:
         finally:
             await self._finish(sending, SendingStopped(reason, detail, taken_by))
 
-    async def _finish(self, sending: _Sending, notice: SendingStopped) -> None:
+    async def _finish(self, sending: Sending, notice: SendingStopped) -> None:
         if sending.close_source:
-            await _close_source(sending.track, sending.playlist)
+            await release_source(sending.track, sending.playlist)
         self.last_stopped = sending.notice = notice
         sending.done.set()
         log.info("our presentation stopped: %s (%s)", notice.reason, notice.detail)
@@ -474,10 +404,3 @@ class PresentationController:
 
     async def _unreceive(self) -> None:
         await self._receiving.unfollow(self._call)
-
-
-async def _close_source(track: MediaStreamTrack, playlist: PresentationPlaylist | None) -> None:
-    if playlist is not None:
-        await playlist.close()
-    else:
-        track.stop()
