@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 
 from . import wire
@@ -64,9 +63,8 @@ class CallNegotiation(CallBase):
                     aborted = True
             if aborted:
                 log.info("call %s: our offer crossed the far end's (try %d)", self, attempt)
-                # Random, so that two ends that both lost do not cross again in step.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(GLARE_WAIT * attempt * random.uniform(0.5, 1.5)):
+                    async with asyncio.timeout(GLARE_WAIT * attempt):
                         await self._remote_answered.wait()
                 continue
             if self._stale_answer:

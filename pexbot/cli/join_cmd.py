@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel
 
 from ..events import Event, ParticipantCreated, ParticipantUpdated, name_of
+from ..jobs.event_log import jsonable
 from ..jobs.metrics import MetricsRegistry
 from ..jobs.target import JoinTarget, until_end
 from ..session import Session
@@ -160,36 +160,11 @@ def describe(event: Event) -> str:
     if isinstance(event, ParticipantCreated | ParticipantUpdated):
         return _who(event.participant)
     parts = []
-    for field in _public_fields(event):
+    for field in (f for f in dataclasses.fields(event) if f.repr):  # secrets stay out
         value = getattr(event, field.name)
         if isinstance(value, BaseModel):
-            value = _dump(value)
+            value = jsonable(value)
         parts.append(
             f"{field.name}={value!r}" if isinstance(value, str) else f"{field.name}={value}"
         )
     return " ".join(parts)
-
-
-def jsonable(value: Any) -> Any:
-    """JSON-ready form of events and wire models; fields kept out of repr (secrets) are left
-    out here too."""
-    if isinstance(value, BaseModel):
-        return _dump(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in _public_fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def _dump(model: BaseModel) -> dict[str, Any]:
-    hidden = {name for name, field in type(model).model_fields.items() if not field.repr}
-    return model.model_dump(mode="json", exclude_none=True, exclude=hidden)
-
-
-def _public_fields(value: Any) -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(value) if f.repr]

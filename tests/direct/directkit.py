@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import itertools
+import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,11 @@ from pexbot import wire
 from pexbot.call import CallOptions, MediaCall
 from pexbot.call_slot import CallSlot
 from pexbot.events import Event, NewCandidate, NewOffer, PeerDisconnected, UpdateSdp
+
+# The integration kit's waiting and ordering helpers are shared (and re-exported), not copied.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from intkit import strictly_increasing as strictly_increasing
+from intkit import wait_until as wait_until
 
 SIZE = (320, 180)
 FPS = 15.0
@@ -101,22 +107,6 @@ class Numbers(Sink):
 
     async def finalise(self) -> None:
         await asyncio.to_thread(self._pool.shutdown, wait=True)
-
-
-def strictly_increasing(values: Iterable[int]) -> bool:
-    return all(b > a for a, b in itertools.pairwise(values))
-
-
-async def wait_until(
-    predicate: Callable[[], bool], within: float = 30.0, what: str = "condition"
-) -> float:
-    """Poll until ``predicate`` holds; returns how long it took. Generous for a loaded box."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > within:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - start
 
 
 # -- an in-process direct-media node -----------------------------------------------------------
