@@ -1,4 +1,4 @@
-"""Cost of a built-in participant (pexbot/emulator/builtin.py): pattern + tone at a size/rate.
+"""Cost of a built-in participant (pexbot/emulator/conference/builtin.py): pattern + tone at a size/rate.
 
 Two measurements, printed as JSON objects:
 
@@ -30,9 +30,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
 from media.synthetic import SilenceAudioSource
-from pexbot.emulator.builtin import make_sources
+from pexbot.emulator.conference.builtin import make_sources
 from pexbot.emulator.config import BuiltinParticipant
-from pexbot.session import Session
+from pexbot.session.session import Session
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

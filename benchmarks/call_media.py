@@ -25,9 +25,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from pexbot import wire
-from pexbot.call import CallOptions, MediaCall
-from pexbot.emulator.media import CallContext
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.call.media_call import CallOptions, MediaCall
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
+from pexbot.emulator.media.backend import CallContext
 
 
 class MovingVideo(MediaStreamTrack):

@@ -30,11 +30,11 @@ from av import VideoFrame
 from media.synthetic import PatternRenderer, PatternVideoSource, ToneAudioSource
 from media.tone import ToneSpec
 from pexbot import wire
-from pexbot.call import CallOptions, MediaCall
-from pexbot.emulator.audio_mixer import PERIOD_VALUES, AudioMixer
-from pexbot.emulator.canvas import Painter, Tile
-from pexbot.emulator.layouts import tile_rects
-from pexbot.session import Session
+from pexbot.call.media_call import CallOptions, MediaCall
+from pexbot.emulator.media.audio_mixer import PERIOD_VALUES, AudioMixer
+from pexbot.emulator.media.canvas import Painter, Tile
+from pexbot.emulator.media.layouts import tile_rects
+from pexbot.session.session import Session
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

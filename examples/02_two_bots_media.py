@@ -23,7 +23,7 @@ from media import Analyser, PatternVideoSource, ToneAudioSource, ToneSpec
 from pexbot import MediaCall, Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
 
 #: one tone per bot, so each can check it hears the other (multiples of 100 Hz)
 TONES = (ToneSpec(frequency=1000.0, marker_frequency=1500.0), ToneSpec(600.0, 900.0))

@@ -30,7 +30,7 @@ from media import Analyser, ContentCaps
 from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
 
 
 @contextlib.asynccontextmanager

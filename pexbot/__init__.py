@@ -1,10 +1,7 @@
 """pexbot: a headless WebRTC endpoint for Pexip Infinity."""
 
-from .api import BreakoutApi, CallApi, ConferenceApi, NodeApi, ParticipantApi, RoomApi
-from .call import CallOptions, CallSignalling, CallState, MediaCall
-from .call_stats import CallStats, StreamStats
-from .datachannel import ChatMessage
-from .dispatch import EventIterator, Subscription
+from .call import CallOptions, CallSignalling, CallState, CallStats, MediaCall, StreamStats
+from .call import stats as call_stats  # noqa: F401  (pre-layout name, kept: public surface)
 from .errors import (
     ApiError,
     BadRequest,
@@ -32,14 +29,16 @@ from .errors import (
     UnexpectedResponse,
 )
 from .events import Event, EventName, SessionEndedEvent
-from .join import GUEST_PIN
-from .restart import RecoveryOptions
+from .events.dispatch import EventIterator, Subscription
+from .events.state import ConferenceState
+from .presentation import PresentationController, SendingStopped
+from .rtc.datachannel import ChatMessage
+from .rtc.restart import RecoveryOptions
 from .session import Session
-from .state import ConferenceState
+from .signalling.api import BreakoutApi, CallApi, ConferenceApi, NodeApi, ParticipantApi, RoomApi
+from .signalling.join import GUEST_PIN
 
 __version__ = "0.1.0"
-
-from .presentation import PresentationController, SendingStopped
 
 __all__ = [
     "GUEST_PIN",

@@ -16,7 +16,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ..errors import ConfigError, PexbotError
+from pexbot.errors import ConfigError, PexbotError
+
 from . import emulator_cmd, join_cmd, load_cmd, present_cmd, probe_cmd, record_cmd
 from .common import LOG_LEVELS, EnvErrors, apply_env, error_line
 

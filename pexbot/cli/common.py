@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from media.errors import MediaError
-
-from ..errors import ConfigError, PexbotError
-from ..jobs.demo import DEMO_ALIAS, embedded_emulator
-from ..jobs.metrics import MetricsRegistry, MetricsServer
-from ..jobs.target import JoinTarget
+from pexbot.errors import ConfigError, PexbotError
+from pexbot.jobs.demo import DEMO_ALIAS, embedded_emulator
+from pexbot.jobs.metrics import MetricsRegistry, MetricsServer
+from pexbot.jobs.target import JoinTarget
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import signal
 import sys
 from typing import Any
 
-from ..emulator import Emulator, EmulatorConfig, load_config
-from ..emulator.media import MEDIA_CHOICES
+from pexbot.emulator import Emulator, EmulatorConfig, load_config
+from pexbot.emulator.media.backend import MEDIA_CHOICES
 
 
 def add_parser(subparsers: Any) -> None:

@@ -18,12 +18,13 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-from ..events import Event, ParticipantCreated, ParticipantUpdated, name_of
-from ..jobs.event_log import jsonable
-from ..jobs.metrics import MetricsRegistry
-from ..jobs.target import JoinTarget, until_end
-from ..session import Session
-from ..wire import Participant
+from pexbot.events import Event, ParticipantCreated, ParticipantUpdated, name_of
+from pexbot.jobs.event_log import jsonable
+from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.target import JoinTarget, until_end
+from pexbot.session.session import Session
+from pexbot.wire import Participant
+
 from .common import (
     add_join_options,
     add_run_options,

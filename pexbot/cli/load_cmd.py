@@ -14,10 +14,11 @@ import sys
 import time
 from typing import Any
 
-from ..errors import ConfigError
-from ..jobs.load import LoadJob, LoadOptions
-from ..jobs.metrics import MetricsRegistry
-from ..jobs.status_line import LOAD_HEADER, StatusLine, load_row
+from pexbot.errors import ConfigError
+from pexbot.jobs.load import LoadJob, LoadOptions
+from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.status_line import LOAD_HEADER, StatusLine, load_row
+
 from .common import (
     add_join_options,
     add_run_options,

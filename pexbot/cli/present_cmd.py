@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, FloorDenied
-from ..jobs.metrics import MetricsRegistry
-from ..jobs.present import PlayedItem, PresentJob, PresentOptions, PresentResult, open_playlist
-from ..jobs.status_line import clock_text
+from pexbot.errors import ConfigError, FloorDenied
+from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.present import PlayedItem, PresentJob, PresentOptions, PresentResult, open_playlist
+from pexbot.jobs.status_line import clock_text
+
 from .common import (
     add_join_options,
     add_run_options,

@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..jobs.demo import TEST_CALL_ALIAS
-from ..jobs.metrics import MetricsRegistry
-from ..jobs.probe import ProbeJob, ProbeOptions
-from ..jobs.probe_report import render_html
-from ..jobs.probe_result import Thresholds
+from pexbot.errors import ConfigError
+from pexbot.jobs.demo import TEST_CALL_ALIAS
+from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.probe import ProbeJob, ProbeOptions
+from pexbot.jobs.probe_report import render_html
+from pexbot.jobs.probe_result import Thresholds
+
 from .common import (
     add_join_options,
     add_run_options,

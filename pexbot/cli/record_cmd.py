@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..jobs.metrics import MetricsRegistry
-from ..jobs.record import RecordJob, RecordOptions, RecordResult, RecordStatus
-from ..jobs.status_line import StatusLine, record_status
+from pexbot.errors import ConfigError
+from pexbot.jobs.metrics import MetricsRegistry
+from pexbot.jobs.record import RecordJob, RecordOptions, RecordResult, RecordStatus
+from pexbot.jobs.status_line import StatusLine, record_status
+
 from .common import (
     add_join_options,
     add_run_options,

@@ -8,6 +8,18 @@ Reception / SSO rules, :mod:`.faults` for fault injection, :mod:`.media` for the
 :mod:`.builtin` for the virtual participants a conference may have.
 """
 
+from pexbot.emulator.conference.faults import Faults
+from pexbot.emulator.conference.node import Node
+from pexbot.emulator.http.traffic import Exchange, Traffic
+from pexbot.emulator.media.backend import (
+    CallContext,
+    ComposingBackend,
+    MediaBackend,
+    MediaChoice,
+    MediaView,
+    NullMediaBackend,
+)
+
 from .config import (
     BuiltinParticipant,
     ConferenceConfig,
@@ -16,18 +28,7 @@ from .config import (
     TurnConfig,
     load_config,
 )
-from .faults import Faults
-from .media import (
-    CallContext,
-    ComposingBackend,
-    MediaBackend,
-    MediaChoice,
-    MediaView,
-    NullMediaBackend,
-)
-from .node import Node
 from .server import Emulator
-from .traffic import Exchange, Traffic
 
 __all__ = [
     "BuiltinParticipant",

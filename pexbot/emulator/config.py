@@ -73,7 +73,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import ConfigError
+from pexbot.errors import ConfigError
 
 DEFAULT_CAPTIONS = (
     "Hello and welcome to the emulated conference.",

@@ -31,15 +31,16 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .app import build_app
-from .calls import drop_call
+from pexbot.emulator.conference.calls import drop_call
+from pexbot.emulator.conference.faults import Faults
+from pexbot.emulator.conference.model import Participant
+from pexbot.emulator.conference.node import Node
+from pexbot.emulator.conference.timers import Timers
+from pexbot.emulator.http.app import build_app
+from pexbot.emulator.http.traffic import Traffic
+from pexbot.emulator.media.backend import MediaBackend, MediaChoice, make_media_backend
+
 from .config import EmulatorConfig
-from .faults import Faults
-from .media import MediaBackend, MediaChoice, make_media_backend
-from .model import Participant
-from .node import Node
-from .timers import Timers
-from .traffic import Traffic
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from ..emulator import BuiltinParticipant, ConferenceConfig, Emulator, EmulatorConfig
+from pexbot.emulator import BuiltinParticipant, ConferenceConfig, Emulator, EmulatorConfig
 
 DEMO_ALIAS = "demo"
 TEST_CALL_ALIAS = "test_call"

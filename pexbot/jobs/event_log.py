@@ -27,8 +27,8 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
-from ..events import Event, EventName, name_of
-from ..wire import Participant
+from pexbot.events import Event, EventName, name_of
+from pexbot.wire import Participant
 
 log = logging.getLogger(__name__)
 

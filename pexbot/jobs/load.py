@@ -31,8 +31,8 @@ from typing import Any, Literal, Protocol
 from aiortc.mediastreams import MediaStreamTrack
 
 from media import DiscardSink, PatternVideoSource, ToneAudioSource
+from pexbot.errors import PexbotError
 
-from ..errors import PexbotError
 from .metrics import MetricsRegistry
 from .stats import ProcessUsage, process_usage, summary
 from .target import JoinTarget, until_end

@@ -30,9 +30,9 @@ from typing import Any, Literal
 from media.content import ContentCaps
 from media.presenter import PresentationPlaylist
 from media.slides import ImageItem, PresentationItem, VideoItem
+from pexbot.presentation.controller import SendingStopped
+from pexbot.session.session import Session
 
-from ..presentation import SendingStopped
-from ..session import Session
 from .metrics import MetricsRegistry
 from .target import JoinTarget, every, until_end
 

@@ -29,8 +29,8 @@ from media import Analyser, MediaClock, PatternVideoSource, ToneAudioSource
 from media.analysis import LatencySummary, RoleReport
 from media.pattern import FRAME_MOD
 from media.sink import Kind
+from pexbot.call.media_call import MediaCall
 
-from ..call import MediaCall
 from .metrics import MetricsRegistry
 from .probe_result import (
     AudioResult,

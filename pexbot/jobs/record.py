@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from media import Recorder
+from pexbot.call.media_call import MediaCall
+from pexbot.session.session import Session
 
-from ..call import MediaCall
-from ..session import Session
 from .event_log import EventLog
 from .metrics import MetricsRegistry
 from .stats import RtpRates, RtpTotals, rtp_totals

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ..session import Session
+from pexbot.session.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import av
 from clikit import emulator_process, finish, pexbot, spawn, traffic, write_config
-from test_present import write_clip
+from test_cli_present import write_clip
 
 from media.analyser import luma_plane
 from media.pattern import find_codes

@@ -26,8 +26,8 @@ from media.analyser import luma_plane
 from media.pattern import Code, find_codes
 from media.sink import Kind
 from pexbot import wire
-from pexbot.call import CallOptions, MediaCall
-from pexbot.call_slot import CallSlot
+from pexbot.call.media_call import CallOptions, MediaCall
+from pexbot.call.slot import CallSlot
 from pexbot.events import Event, NewCandidate, NewOffer, PeerDisconnected, UpdateSdp
 
 # The integration kit's waiting and ordering helpers are shared (and re-exported), not copied.

@@ -26,7 +26,7 @@ from media import ToneAudioSource
 from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
 from pexbot.events import Event, MessageReceived
 
 DIRECT, RELAYED = "direct", "relayed"

@@ -11,8 +11,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from pexbot.datachannel import ChatMessage, decode, encode_chat
-from pexbot.incoming import IncomingTrack, Restamper
+from pexbot.rtc.datachannel import ChatMessage, decode, encode_chat
+from pexbot.rtc.incoming import IncomingTrack, Restamper
 
 TB = fractions.Fraction(1, 90000)
 

@@ -23,8 +23,8 @@ from directkit import (
 )
 
 from media import ToneAudioSource
-from pexbot.call import CallOptions, MediaCall
-from pexbot.datachannel import ChatMessage
+from pexbot.call.media_call import CallOptions, MediaCall
+from pexbot.rtc.datachannel import ChatMessage
 
 OPTIONS = CallOptions(direct_media=True, video_codec="vp8", stats_interval=1.0, datachannel_id=5)
 BOTH = [("main", "audio"), ("main", "video")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from pexbot.restart import RecoveryOptions, RecoveryPolicy, Verdict
+from pexbot.rtc.restart import RecoveryOptions, RecoveryPolicy, Verdict
 
 
 def flowing(policy: RecoveryPolicy, start: float, until: float, rate: int = 10) -> int:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from aiortc.rtp import RtpPacket
 
-from pexbot.call_stats import CallStats, RawStream, StatsTracker, stats_interval_seconds
-from pexbot.rtp_counter import RtpReceiveCounter
+from pexbot.call.stats import CallStats, StatsTracker, stats_interval_seconds
+from pexbot.rtc.raw_stats import RawStream
+from pexbot.rtc.rtp_counter import RtpReceiveCounter
 
 OPUS, RTX = 111, 97
 

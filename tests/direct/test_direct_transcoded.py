@@ -24,9 +24,9 @@ from media import ToneAudioSource
 from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.emulator.media_aiortc_router import RelayRouter
-from pexbot.sdp import Sdp
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
+from pexbot.emulator.media.router import RelayRouter
+from pexbot.rtc.sdp import Sdp
 
 ALIAS = "meet"
 

@@ -25,9 +25,9 @@ from media.pattern import find_codes
 from media.synthetic import PatternVideoSource, SilenceAudioSource, ToneAudioSource
 from media.tone import ToneSpec
 from pexbot import wire
-from pexbot.call import CallOptions, CallSignalling, MediaCall
-from pexbot.emulator.layouts import Rect
-from pexbot.emulator.media import CallContext, MediaBackend
+from pexbot.call.media_call import CallOptions, CallSignalling, MediaCall
+from pexbot.emulator.media.backend import CallContext, MediaBackend
+from pexbot.emulator.media.layouts import Rect
 
 SIZE = (320, 180)
 FPS = 15.0

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from pexbot.emulator import ConferenceConfig, Emulator, EmulatorConfig
-from pexbot.sse import SseParser
+from pexbot.events.sse import SseParser
 
 TIMEOUT = 10.0
 

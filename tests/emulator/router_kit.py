@@ -9,8 +9,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from av import VideoFrame
 
 from pexbot.emulator import CallContext
-from pexbot.emulator.media_aiortc_router import Leg
-from pexbot.tracks import OutgoingVideoTrack
+from pexbot.emulator.media.router import Leg
+from pexbot.rtc.tracks import OutgoingVideoTrack
 
 
 class Idle(MediaStreamTrack):

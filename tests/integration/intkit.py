@@ -34,9 +34,9 @@ from media.synthetic import PatternRenderer
 from media.tone import ToneSpec, tone_samples
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.emulator.media_aiortc_router import RelayRouter
-from pexbot.emulator.traffic import Exchange
+from pexbot.emulator.http.traffic import Exchange
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
+from pexbot.emulator.media.router import RelayRouter
 
 SIZE = (320, 180)
 FPS = 15.0

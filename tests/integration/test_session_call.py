@@ -11,7 +11,7 @@ from intkit import call_requests, endpoint_tail, media_emulator, stun_server, wa
 
 from pexbot import CallError, Session, SessionEnded
 from pexbot.events import CallDisconnected, EventName
-from pexbot.sdp import Sdp
+from pexbot.rtc.sdp import Sdp
 
 
 def offer_shape(sdp: str) -> list[tuple[str, str | None, str | None]]:

@@ -24,7 +24,7 @@ from intkit import (
 
 from media import ToneAudioSource, ToneSpec
 from pexbot import Session
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
 
 #: different tones (multiples of 100 Hz suit the detector's 10 ms blocks)
 TONE_A = ToneSpec(frequency=1000.0, marker_frequency=1500.0)

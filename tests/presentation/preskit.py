@@ -36,8 +36,8 @@ from media.pattern import find_codes
 from pexbot import MediaCall, Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.sdp import Sdp
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
+from pexbot.rtc.sdp import Sdp
 
 __all__ = [
     "FPS",

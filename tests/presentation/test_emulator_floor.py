@@ -14,9 +14,9 @@ from preskit import slides_leg
 from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc_router import RelayRouter
+from pexbot.emulator.media.router import RelayRouter
 from pexbot.errors import FloorDenied
-from pexbot.tracks import OutgoingVideoTrack
+from pexbot.rtc.tracks import OutgoingVideoTrack
 
 
 @contextlib.asynccontextmanager

@@ -30,7 +30,7 @@ from preskit import (
 
 from pexbot import MediaCall
 from pexbot.emulator import Emulator
-from pexbot.presentation import SendingStopped
+from pexbot.presentation.controller import SendingStopped
 
 BOB_FIRST = 1_000_000
 

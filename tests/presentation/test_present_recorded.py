@@ -31,7 +31,7 @@ from media import Recorder
 from media.analyser import luma_plane
 from media.pattern import find_codes
 from pexbot import Session
-from pexbot.presentation_jpeg import decode_jpeg
+from pexbot.presentation.jpeg import decode_jpeg
 
 PRESENT_SECONDS = 6.0
 CLIP_FPS = 10  # the playlist's caps: max 10 fps

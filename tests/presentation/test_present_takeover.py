@@ -26,10 +26,10 @@ from preskit import (
 
 from pexbot import Session
 from pexbot.emulator import Emulator, EmulatorConfig
-from pexbot.emulator.compositor import compose_router_factory
 from pexbot.emulator.config import ConferenceConfig
-from pexbot.emulator.media_aiortc import AiortcMediaBackend
-from pexbot.presentation import SendingStopped
+from pexbot.emulator.media.aiortc_backend import AiortcMediaBackend
+from pexbot.emulator.media.compositor import compose_router_factory
+from pexbot.presentation.controller import SendingStopped
 
 CAROL_FIRST = 1_000_000
 

@@ -16,13 +16,13 @@ from media.analyser import luma_plane
 from media.pattern import find_codes
 from media.presenter import stamp_frame
 from media.synthetic import PatternRenderer
-from pexbot.call_options import CallOptions
-from pexbot.emulator.presentation import LOW_MAX_WIDTH, encode_image, encode_jpeg
+from pexbot.call.options import CallOptions
+from pexbot.emulator.conference.presentation import LOW_MAX_WIDTH, encode_image, encode_jpeg
 from pexbot.errors import FloorDenied, TransportError
 from pexbot.events import PresentationFrame, PresentationStarted, PresentationStopped
-from pexbot.presentation import PresentationController
-from pexbot.presentation_jpeg import JpegPresentationReceiver, decode_jpeg
-from pexbot.sdp import Direction, MediaRole
+from pexbot.presentation.controller import PresentationController
+from pexbot.presentation.jpeg import JpegPresentationReceiver, decode_jpeg
+from pexbot.rtc.sdp import Direction, MediaRole
 
 
 def coded_frame(number: int, size: tuple[int, int] = (320, 180)) -> VideoFrame:

@@ -1,0 +1,20 @@
+"""The emulator's media: the backend seam, the aiortc backend, the composing router (layouts,
+canvas, audio mix, speakers) and the path relay for media faults."""
+
+from .backend import (
+    CallContext,
+    ComposingBackend,
+    MediaBackend,
+    MediaChoice,
+    MediaView,
+    NullMediaBackend,
+)
+
+__all__ = [
+    "CallContext",
+    "ComposingBackend",
+    "MediaBackend",
+    "MediaChoice",
+    "MediaView",
+    "NullMediaBackend",
+]

@@ -1,0 +1,365 @@
+"""``Session``: one participant in one conference, from ``request_token`` to ``release_token``.
+
+::
+
+    async with Session(node, "meet.alice", display_name="bot", pin="1234") as session:
+        print(session.state.roster)
+        async for event in session.events():
+            ...
+
+Lifetime. Entering joins (typed refusals: see :mod:`pexbot.signalling.join`), opens the event stream and
+waits for the first roster sync. A runner task owns a ``TaskGroup`` with the token keeper, the
+event-stream reader, a watcher for "the node told us to go", and whatever was ``spawn``-ed. The
+session ends when:
+
+- ``close()`` is called (``__aexit__`` does; idempotent, concurrent calls share one close);
+- the node sends ``disconnect``: ``end_reason`` is the node's reason;
+- the token is lost (refused on refresh, or expired while the node was unreachable);
+- the event stream cannot be re-opened (8 attempts with backoff);
+- a ``spawn(..., critical=True)`` task fails.
+
+Every way out cancels and awaits the tasks, ends the media call, releases the token (even when
+the closer is itself cancelled: the release gets a bounded time), publishes
+``SessionEndedEvent``, ends the event iterators and closes the HTTP session unless it was
+injected. Then ``ended`` is set and API calls raise ``SessionEnded``.
+
+Media. ``await session.call(audio=..., video=..., on_track=...)`` starts a
+:class:`~pexbot.call.MediaCall` owned by the session (one at a time; see
+:mod:`pexbot.call.slot` and :mod:`pexbot.session.media`): events about it are routed to it, and
+when the application leaves, ``calls/<uuid>/disconnect`` goes before ``release_token``, as in
+Pexip's client. When the node ends the session (``disconnect``, token lost) the call is closed
+without that request. ``session.presentation`` (:mod:`pexbot.presentation`) presents on that
+call, follows other participants' presentations, and falls back to the presentation JPEGs
+without a slides line.
+
+Direct media (``Session(..., direct_media=True)`` and a conference the node makes direct): the
+call goes peer to peer, brokered by the node (``new_offer`` / ``update_sdp`` / ``peer_disconnect``
+are routed to it; see :mod:`pexbot.call`), ``splash_screen`` events tell what to show while
+waiting (``state.splash_screen``), chat travels on the call's data channel
+(:meth:`Session.send_message`; what arrives is published as ``MessageReceived``), and the call
+posts its statistics every ``client_stats_update_interval``.
+
+Events (:mod:`pexbot.session.intake`). Every event is applied to ``state`` (a
+``ConferenceState``) before it is published; roster events are published as what they did to
+the roster, so a re-sync after a reconnect yields no duplicates and misses no one. ``refer`` and
+``breakout_refer`` are published and not followed: moving is the application's decision
+(``session.refer_session(event)`` builds the session to move to). ``refresh_token`` triggers one
+immediate refresh.
+
+This module is the session's lifetime and task ownership; what an open session offers (token,
+room functions, event subscriptions) is in :mod:`pexbot.session.access`, the media call in
+:mod:`pexbot.session.media`, both base classes of :class:`Session`.
+
+Secrets: the PIN and tokens never appear in reprs, logs or errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from pexbot import wire
+from pexbot.call.slot import CallSlot
+from pexbot.errors import SessionEnded
+from pexbot.events import Refer, SessionEndedEvent, SessionStarted
+from pexbot.events.dispatch import EventDispatcher
+from pexbot.events.state import ConferenceState
+from pexbot.events.stream import EventStreamReader
+from pexbot.presentation.controller import PresentationController
+from pexbot.signalling.api import ApiContext
+from pexbot.signalling.backoff import Backoff
+from pexbot.signalling.http import ApiTransport
+from pexbot.signalling.join import JoinRequest, request_token
+from pexbot.signalling.token import TokenKeeper
+
+from .intake import EventIntake
+from .media import SessionMedia
+
+log = logging.getLogger(__name__)
+
+USER_DISCONNECT = "User initiated disconnect"
+
+
+class Session(SessionMedia):
+    """One participant's session; see the module docstring."""
+
+    def __init__(
+        self,
+        node: str,
+        alias: str,
+        *,
+        display_name: str = "pexbot",
+        pin: str | None = None,
+        call_tag: str | None = None,
+        direct_media: bool = False,
+        conference_extension: str | None = None,
+        chosen_idp: str | None = None,
+        sso_token: str | None = None,
+        join_token: str | None = None,
+        http: aiohttp.ClientSession | None = None,
+        verify_tls: bool | ssl.SSLContext = True,
+        timeout: float = 10.0,
+        join_timeout: float = 15.0,
+        release_timeout: float = 3.0,
+        max_stream_attempts: int = 8,
+    ) -> None:
+        self.request = JoinRequest(
+            display_name=display_name,
+            pin=pin,
+            call_tag=call_tag,
+            direct_media=direct_media,
+            conference_extension=conference_extension,
+            chosen_idp=chosen_idp,
+            sso_token=sso_token,
+            join_token=join_token,
+        )
+        self.transport = ApiTransport(
+            node, alias, http=http, verify_tls=verify_tls, timeout=timeout
+        )
+        self._join_timeout = join_timeout
+        self._release_timeout = release_timeout
+        self._max_stream_attempts = max_stream_attempts
+        self.state = ConferenceState()
+        self.dispatcher = EventDispatcher()
+        #: set once the session is over (whatever ended it)
+        self.ended = asyncio.Event()
+        #: why it ended: the node's words for a ``disconnect``, else what happened
+        self.end_reason: str | None = None
+        self._info: wire.RequestTokenResult | None = None
+        self._keeper: TokenKeeper | None = None
+        self._ctx: ApiContext | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._task_group: asyncio.TaskGroup | None = None
+        self._end_requested = asyncio.Event()
+        self._calls = CallSlot(
+            lambda coro: self.spawn(coro, name="pexbot-call-router"),
+            disconnect_timeout=release_timeout,
+        )
+        #: sending and receiving the presentation (see pexbot.presentation)
+        self.presentation = PresentationController(
+            me=lambda: self.participant_uuid,
+            spawn=lambda coro: self.spawn(coro, name="pexbot-presentation"),
+            fetch_jpeg=lambda frame_id, high: self.conference.presentation_frame(
+                frame_id, high=high
+            ),
+            release_floor=lambda: self.me.release_floor(),
+            roster=lambda: self.state.roster,
+        )
+        self._intake = EventIntake(
+            self.state,
+            self.dispatcher,
+            routes=(self._calls.on_event, self.presentation.on_event),
+            transport=self.transport,
+            me=lambda: self.participant_uuid,
+            keeper=lambda: self._keeper,
+            end=self._end,
+        )
+
+    def __repr__(self) -> str:
+        who = self._info.participant_uuid if self._info else "not joined"
+        status = f"ended: {self.end_reason}" if self.ended.is_set() else "open"
+        return (
+            f"Session({self.transport.origin!r}, {self.transport.alias!r}, {who}, "
+            f"role={self.role}, {status})"
+        )
+
+    # -- joining and leaving -------------------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        reason = USER_DISCONNECT
+        if exc_type is not None and not issubclass(exc_type, asyncio.CancelledError | SessionEnded):
+            reason = f"{USER_DISCONNECT} ({exc_type.__name__})"
+        await self.close(reason)
+
+    async def open(self) -> None:
+        """Join, open the event stream, wait for the first roster sync (``join_timeout``).
+
+        A refusal (``PinRequired``, ``ConferenceNotFound``...) or any failure closes the
+        session (token released if one was issued) and propagates.
+        """
+        if self._info is not None or self._close_task is not None:
+            raise SessionEnded("a Session can be opened once")
+        try:
+            self._info = info = await request_token(self.transport, self.request)
+            self._keeper = keeper = TokenKeeper(
+                self.transport,
+                info,
+                release_timeout=self._release_timeout,
+                on_refreshed=self._token_refreshed,
+            )
+            self._ctx = ApiContext(
+                self.transport, lambda: keeper.token, me=lambda: self.participant_uuid
+            )
+            self._runner = runner = asyncio.get_running_loop().create_task(
+                self._run(), name=f"pexbot-session-{info.participant_uuid}"
+            )
+            synced = asyncio.ensure_future(self._intake.synced.wait())
+            try:
+                await asyncio.wait(
+                    {runner, synced},
+                    timeout=self._join_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                synced.cancel()
+            if runner.done() or self._close_task is not None:
+                raise SessionEnded(self.end_reason or "the session ended while joining")
+            if not self._intake.synced.is_set():
+                log.warning("no participant sync within %.0f s; going on", self._join_timeout)
+        except BaseException as exc:
+            await self.close(f"Join failed: {type(exc).__name__}")
+            raise
+        self.dispatcher.publish(SessionStarted(info.participant_uuid, info.role))
+
+    async def close(self, reason: str = USER_DISCONNECT) -> None:
+        """End the session (idempotent); returns once the token is released and tasks are done.
+
+        If the caller is cancelled meanwhile, the close still completes (bounded by the release
+        timeout) before the cancellation goes on.
+        """
+        task = self._begin_close(reason)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait({task}, timeout=self._release_timeout + 2)
+            raise
+
+    def _begin_close(self, reason: str) -> asyncio.Task[None]:
+        if self._close_task is None:
+            if self.end_reason is None:
+                self.end_reason = reason
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._shutdown(), name="pexbot-session-close"
+            )
+        return self._close_task
+
+    async def _shutdown(self) -> None:
+        reason = self.end_reason or USER_DISCONNECT
+        try:
+            runner = self._runner
+            # The application is leaving (not the node ending us): tell the node about the call.
+            leaving = runner is not None and not runner.done() and not self._end_requested.is_set()
+            if runner is not None and not runner.done():
+                runner.cancel()
+                await asyncio.wait({runner})
+            try:
+                await self.presentation.close()
+            except Exception:
+                log.exception("closing the presentation failed")
+            # Official client order: calls/<uuid>/disconnect, then release_token.
+            try:
+                await self._calls.close(reason, tell_node=leaving)
+            except Exception:
+                log.exception("closing the media call failed")
+            if self._keeper is not None:
+                await self._keeper.release(reason)
+        finally:
+            log.info("session %s ended: %s", self.participant_uuid or "(not joined)", reason)
+            self.dispatcher.publish(SessionEndedEvent(reason))
+            try:
+                await self.dispatcher.aclose(drain_timeout=2.0)
+            finally:
+                await self.transport.aclose()
+                self.ended.set()
+
+    # -- the tasks -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._keeper is not None
+        reason: str | None = None
+        reader = EventStreamReader(
+            self.transport.http,
+            self.transport.url("events"),
+            lambda: self.token,
+            on_event=self._intake.on_sse,
+            on_connected=self._intake.on_connected,
+            on_lost=self._intake.on_lost,
+            backoff=Backoff(initial=0.1, maximum=30.0),
+            max_attempts=self._max_stream_attempts,
+            ssl=self.transport.ssl,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._task_group = tg
+                tg.create_task(self._keeper.run(), name="pexbot-token-keeper")
+                tg.create_task(reader.run(), name="pexbot-event-stream")
+                tg.create_task(self._watch_end(), name="pexbot-end-watcher")
+        except* SessionEnded as group:
+            reason = str(getattr(group.exceptions[0], "reason", group.exceptions[0]))
+        except* Exception as group:
+            error = group.exceptions[0]
+            log.error("a session task failed", exc_info=error)
+            reason = f"internal error: {type(error).__name__}: {error}"
+        finally:
+            self._task_group = None
+        self._begin_close(reason or "session tasks stopped")
+
+    async def _watch_end(self) -> None:
+        await self._end_requested.wait()
+        raise SessionEnded(self.end_reason or "ended")
+
+    def _end(self, reason: str) -> None:
+        """Ask the runner to end the session with ``reason`` (from a sync callback)."""
+        if self.end_reason is None:
+            self.end_reason = reason
+        self._end_requested.set()
+
+    # -- what the session owns ----------------------------------------------------------------
+
+    @property
+    def task_group(self) -> asyncio.TaskGroup:
+        """The session's TaskGroup: a failing task in it ends the session."""
+        if self._task_group is None:
+            raise SessionEnded(self.end_reason or "the session is not running")
+        return self._task_group
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], *, name: str | None = None, critical: bool = False
+    ) -> asyncio.Task[None]:
+        """Run ``coro`` as a task owned by the session: cancelled and awaited when it ends.
+
+        An exception in a ``critical`` task ends the session; otherwise it is logged.
+        """
+        try:
+            group = self.task_group
+        except SessionEnded:
+            coro.close()
+            raise
+        return group.create_task(coro if critical else _logged(coro), name=name)
+
+    def refer_session(self, event: Refer, **overrides: Any) -> Session:
+        """A new (unopened) session that follows a ``refer``: same node and name, the event's
+        alias and one-time token. Opening it and closing this one is up to the caller."""
+        options: dict[str, Any] = {
+            "display_name": self.request.display_name,
+            "call_tag": self.request.call_tag,
+            "direct_media": self.request.direct_media,
+            "join_token": event.token,
+            "verify_tls": self.transport.ssl,
+            "http": self.transport.injected_http,
+        }
+        options.update(overrides)
+        return Session(self.transport.node, event.alias, **options)
+
+
+async def _logged(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        await coro
+    except Exception:
+        log.exception("a task spawned on the session failed")

@@ -1,0 +1,273 @@
+"""One HTTP exchange with a Conferencing Node, and what its status means.
+
+``ApiTransport`` is deliberately thin: it builds the URL, sets the ``token`` / ``pin`` headers,
+reads the ``{"status", "result"}`` envelope and turns error statuses into the error tree. It
+knows nothing of sessions or endpoints beyond their paths. The ``aiohttp.ClientSession`` may be
+injected (httpx-style); an injected one is never closed here.
+
+Secrets: the token and PIN travel only in headers. Neither is ever logged, put in a URL, or
+copied into an exception message; log lines carry the method, the path and the status only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+
+from pexbot.errors import (
+    ApiError,
+    BadRequest,
+    ConferenceNotFound,
+    FloorDenied,
+    Forbidden,
+    HostOnly,
+    InvalidToken,
+    NodeUnavailable,
+    TransportError,
+    UnexpectedResponse,
+)
+
+log = logging.getLogger(__name__)
+
+API_ROOT = "/api/client/v2"
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504, 529})
+
+# Words in a 403 reason that mean "this token is no good" rather than "you may not do this".
+_TOKEN_REASONS = (
+    "invalid token",
+    "token expired",
+    "expired token",
+    "token invalid",
+    "unknown token",
+)
+# Words in a 403 reason that mean "hosts only" whatever role we believe we have.
+_HOST_ONLY_REASONS = (
+    "host only",
+    "host-only",
+    "hosts only",
+    "only available to host",
+    "requires host",
+    "not a host",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """What the node answered: HTTP status, envelope ``status`` / ``result``, raw bytes."""
+
+    status: int
+    result: Any
+    envelope_status: str | None
+    content: bytes
+    content_type: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def node_origin(node: str) -> str:
+    """``scheme://host[:port]`` of ``node``: safe to print (no credentials, path or query)."""
+    parts = urlsplit(node)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else node
+
+
+def reason_of(result: Any) -> str:
+    """The node's reason for an error, as one short line."""
+    if result is None:
+        return ""
+    if isinstance(result, str):
+        text = result
+    else:
+        text = json.dumps(result, separators=(",", ":"), default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def error_for(
+    endpoint: str,
+    status: int,
+    result: Any,
+    *,
+    host_only: bool = False,
+    role: str | None = None,
+) -> ApiError:
+    """The typed error for an error status (pure; ``role`` is ``"HOST"`` or ``"GUEST"``).
+
+    A 403 is ``InvalidToken`` when the node says so, ``FloorDenied`` on ``take_floor``,
+    ``HostOnly`` when the function is host-only and we are a guest (or the node says hosts
+    only), and ``Forbidden`` otherwise.
+    """
+    reason = reason_of(result)
+    lowered = reason.lower()
+    if status == 400:
+        return BadRequest(endpoint, status, reason)
+    if status == 403:
+        if any(word in lowered for word in _TOKEN_REASONS):
+            return InvalidToken(endpoint, status, reason)
+        if endpoint.endswith("take_floor"):
+            return FloorDenied(endpoint, status, reason)
+        guest = (role or "").upper() == "GUEST"
+        if (host_only and guest) or any(word in lowered for word in _HOST_ONLY_REASONS):
+            return HostOnly(endpoint, status, reason)
+        return Forbidden(endpoint, status, reason)
+    if status == 404:
+        return ConferenceNotFound(endpoint, status, reason)
+    if status in UNAVAILABLE_STATUSES:
+        return NodeUnavailable(endpoint, status, reason)
+    if 200 <= status < 300:
+        # 2xx but the envelope says "failure": the node processed it and refused.
+        return ApiError(endpoint, status, reason or "status: failure")
+    return UnexpectedResponse(endpoint, status, reason)
+
+
+class ApiTransport:
+    """Requests to one conference alias (or node-level paths) on one Conferencing Node."""
+
+    def __init__(
+        self,
+        node: str,
+        alias: str,
+        *,
+        http: aiohttp.ClientSession | None = None,
+        verify_tls: bool | ssl.SSLContext = True,
+        timeout: float = 10.0,
+    ) -> None:
+        if not node.startswith(("http://", "https://")):
+            node = "https://" + node
+        self.node = node.rstrip("/")
+        self.alias = alias
+        self.origin = node_origin(self.node)
+        self.timeout = timeout
+        self.ssl: bool | ssl.SSLContext = verify_tls
+        #: our role as the node last told us (``"HOST"`` / ``"GUEST"``); decides ``HostOnly``
+        self.role: str | None = None
+        self._http = http
+        self._owns_http = http is None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"ApiTransport({self.origin!r}, {self.alias!r})"
+
+    @property
+    def conference_url(self) -> str:
+        return f"{self.node}{API_ROOT}/conferences/{quote(self.alias, safe='')}"
+
+    def url(self, path: str, *, node_level: bool = False) -> str:
+        base = f"{self.node}{API_ROOT}" if node_level else self.conference_url
+        return f"{base}/{path}" if path else base
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The aiohttp session (created on first use when none was injected)."""
+        if self._closed:
+            raise TransportError(f"transport to {self.origin} is closed")
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    @property
+    def injected_http(self) -> aiohttp.ClientSession | None:
+        """The caller's aiohttp session, if one was injected (``None`` when we own ours)."""
+        return None if self._owns_http else self._http
+
+    async def aclose(self) -> None:
+        """Close the aiohttp session if we created it (idempotent)."""
+        self._closed = True
+        if self._owns_http and self._http is not None:
+            http, self._http = self._http, None
+            await http.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        token: str | None = None,
+        pin: str | None = None,
+        params: dict[str, str] | None = None,
+        host_only: bool = False,
+        node_level: bool = False,
+        time_limit: float | None = None,
+        raise_for_status: bool = True,
+    ) -> RawResponse:
+        """Send one request; return the response or raise the typed error for its status."""
+        headers: dict[str, str] = {}
+        if token is not None:
+            headers["token"] = token
+        if pin is not None:
+            headers["pin"] = pin
+        endpoint = path or "(conference)"
+        started = time.monotonic()
+        try:
+            async with self.http.request(
+                method,
+                self.url(path, node_level=node_level),
+                json=json if method != "GET" else None,
+                headers=headers,
+                params=params,
+                ssl=self.ssl,
+                timeout=aiohttp.ClientTimeout(total=time_limit or self.timeout),
+                allow_redirects=False,
+            ) as resp:
+                content = await resp.read()
+                content_type = resp.content_type
+                status = resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            # aiohttp's messages may quote the URL; ours names only the origin.
+            kind = type(exc).__name__
+            log.debug("%s %s -> %s", method, endpoint, kind)
+            raise TransportError(
+                f"{method} {endpoint} to {self.origin} failed: {kind}" + _describe_os_error(exc)
+            ) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug("%s %s -> %d (%.0f ms)", method, endpoint, status, elapsed_ms)
+        raw = _decode(status, content, content_type)
+        if raise_for_status and (not raw.ok or raw.envelope_status in ("failure", "failed")):
+            raise error_for(endpoint, status, raw.result, host_only=host_only, role=self.role)
+        return raw
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return " (timed out)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f" ({exc.os_error.strerror or exc.os_error})" if exc.os_error else ""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f" ({exc.strerror})"
+    return ""
+
+
+def _decode(status: int, content: bytes, content_type: str) -> RawResponse:
+    if content_type == "application/json" or content[:1] in (b"{", b"["):
+        try:
+            body = json.loads(content) if content else None
+        except ValueError:
+            body = None
+        else:
+            if isinstance(body, dict) and "result" in body:
+                envelope_status = body.get("status")
+                return RawResponse(
+                    status,
+                    body["result"],
+                    envelope_status if isinstance(envelope_status, str) else None,
+                    content,
+                    content_type,
+                )
+            return RawResponse(status, body, None, content, content_type)
+    text: Any = None
+    if content_type.startswith("text/") and content:
+        text = content.decode("utf-8", "replace")
+    return RawResponse(status, text, None, content, content_type)
