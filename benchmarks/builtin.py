@@ -1,4 +1,4 @@
-"""Cost of a built-in participant (pexbot/emulator/conference/builtin.py): pattern + tone at a size/rate.
+"""Cost of a built-in participant (pexbot.emulator.conference.builtin): pattern + tone at a size.
 
 Two measurements, printed as JSON objects:
 

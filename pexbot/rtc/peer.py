@@ -6,8 +6,8 @@ restart ICE, so a restart is a new connection, and a new direct-media far end ge
 and never ends: the outgoing tracks (:mod:`pexbot.rtc.tracks`; its senders get a
 :class:`~pexbot.rtc.tracks.SendingTrack` view of each, since aiortc stops a sender's track when the
 connection goes down, the far end closing it included), one RTP counter per m-line
-(:mod:`pexbot.rtc.rtp_counter`) and the data channel (:mod:`pexbot.rtc.datachannel`). Remote tracks it
-receives are announced with their role, so the call can feed them to its incoming tracks.
+(:mod:`pexbot.rtc.rtp_counter`) and the data channel (:mod:`pexbot.rtc.datachannel`). Remote
+tracks it receives are announced with their role, so the call can feed them to its incoming tracks.
 
 Transceivers are added in the Pexip order (audio, main video, presentation, then the data
 channel), which also makes them line up with a remote offer's m-lines: aiortc gives each

@@ -2,9 +2,9 @@
 
 Split from :mod:`pexbot.session` so that the session's lifetime (join, tasks, close) reads on
 its own: everything here is a view on what joining produced (the ``request_token`` result, the
-:class:`~pexbot.signalling.token.TokenKeeper`, the :class:`~pexbot.signalling.api.ApiContext`) and holds no state of
-its own. :class:`SessionAccess` is a base class of :class:`~pexbot.session.Session`; the API
-objects it hands out read the current token at each request, so they stay valid across
+:class:`~pexbot.signalling.token.TokenKeeper`, the
+:class:`~pexbot.signalling.api.ApiContext`) and holds no state of its own.
+:class:`SessionAccess` is a base class of :class:`~pexbot.session.Session`; the API objects it hands out read the current token at each request, so they stay valid across
 refreshes. Until ``open`` has a token, the accessors that need one raise ``SessionEnded``.
 """
 

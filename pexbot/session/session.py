@@ -7,9 +7,9 @@
         async for event in session.events():
             ...
 
-Lifetime. Entering joins (typed refusals: see :mod:`pexbot.signalling.join`), opens the event stream and
-waits for the first roster sync. A runner task owns a ``TaskGroup`` with the token keeper, the
-event-stream reader, a watcher for "the node told us to go", and whatever was ``spawn``-ed. The
+Lifetime. Entering joins (typed refusals: see :mod:`pexbot.signalling.join`), opens the event
+stream and waits for the first roster sync. A runner task owns a ``TaskGroup`` with the token
+keeper, the event-stream reader, a watcher for "the node told us to go", and whatever was ``spawn``-ed. The
 session ends when:
 
 - ``close()`` is called (``__aexit__`` does; idempotent, concurrent calls share one close);

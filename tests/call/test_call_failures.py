@@ -118,7 +118,9 @@ async def test_answer_with_candidates_in_first_section_only(
     await call.disconnect()
 
     # Without the copy the same answer cannot connect: the test checks the munging matters.
-    monkeypatch.setattr("pexbot.rtc.sdp_remote.copy_candidates_to_bundle", lambda text, mids=None: text)
+    monkeypatch.setattr(
+        "pexbot.rtc.sdp_remote.copy_candidates_to_bundle", lambda text, mids=None: text
+    )
     with pytest.raises(IceTimeout):
         await run()
 

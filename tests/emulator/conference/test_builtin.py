@@ -1,4 +1,4 @@
-"""Built-in participants (pexbot/emulator/conference/builtin.py): in the roster from the conference's start,
+"""Built-in participants (emulator.conference.builtin): in the roster from the conference's start,
 their pattern and tone reach a pexbot over real HTTP and aiortc (composed and relayed), they
 show in layout and stage events, cost nothing without a media call, and do not keep a
 conference alive."""
