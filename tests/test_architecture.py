@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import grimp
-import pytest
 from importlinter import cli as importlinter_cli
 from pydantic import BaseModel
 
@@ -132,11 +131,21 @@ def _folders() -> set[str]:
 def _documented_folders() -> set[str]:
     text = (ROOT / "docs" / "architecture.md").read_text()
     section = text.split("## What each folder owns", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^[-|] *`((?:pexbot|media)/[\w/]*/)`", section, re.M))
+    return set(re.findall(r"^- `((?:pexbot|media)/(?:\w+/)*)`", section, re.M))
 
 
 def test_architecture_doc_lists_every_folder() -> None:
     assert _documented_folders() == _folders()
+
+
+def test_tests_mirror_the_layers() -> None:
+    layers = [p for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"]
+    layers += [
+        p for p in (PACKAGE / "emulator").iterdir() if p.is_dir() and p.name != "__pycache__"
+    ]
+    for layer in layers:
+        tests = ROOT / "tests" / layer.relative_to(PACKAGE)
+        assert list(tests.rglob("test_*.py")), f"no tests/{layer.relative_to(PACKAGE)}/test_*.py"
 
 
 def test_every_layer_face_declares_all() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pexbot.errors import ConfigError, PexbotError
 
 from . import emulator_cmd, join_cmd, load_cmd, present_cmd, probe_cmd, record_cmd
-from .common import LOG_LEVELS, EnvErrors, apply_env, error_line
+from .common import LOG_LEVELS, EnvErrors, apply_env, error_line, log_level
 
 COMMANDS = (join_cmd, record_cmd, present_cmd, probe_cmd, load_cmd, emulator_cmd)
 
@@ -39,6 +39,7 @@ def _build(environ: Mapping[str, str]) -> tuple[argparse.ArgumentParser, EnvErro
     parser.add_argument(
         "--log-level",
         default="WARNING",
+        type=log_level,
         choices=LOG_LEVELS,
         help="logging level on stderr (default WARNING)",
     )

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PEXBOT_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level(text: str) -> str:
+    """``--log-level`` in any case (``debug``, ``Debug``): argparse then checks the choices."""
+    return text.strip().upper()
 #: option values never echoed in error messages
 SECRET_DESTS = frozenset({"pin"})
 
@@ -87,6 +92,7 @@ def add_run_options(
     group.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     group.add_argument(
         "--log-level",
+        type=log_level,
         choices=LOG_LEVELS,
         default=argparse.SUPPRESS,
         help="logging level on stderr (default WARNING)",

@@ -2,7 +2,8 @@
 
 :func:`parse_event` turns an :class:`~pexbot.events.sse.SseEvent` into one of these and never
 raises: an unknown name, bad JSON or data that fails validation all come back as
-:class:`UnknownEvent` carrying the raw data (the last two with ``error`` set and a warning logged). Nothing is dropped.
+:class:`UnknownEvent` carrying the raw data (the last two with ``error`` set and a warning
+logged). Nothing is dropped.
 
 Validation is lenient where it can be: an *optional* field whose value does not fit the model
 (a node newer than the model, say) falls back to its default with a warning, so a participant

@@ -70,7 +70,7 @@ def parse_event(sse: SseEvent) -> Event:
     """Type one SSE event. Never raises: anything it cannot type becomes an UnknownEvent."""
     try:
         payload = json.loads(sse.data) if sse.data.strip() else None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting past Python's stack
         if sse.event not in _PARSERS:
             # Unknown name: its data need not be JSON; pass the text on as it came.
             return UnknownEvent(event_name=sse.event, data=sse.data, id=sse.id)

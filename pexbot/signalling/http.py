@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 API_ROOT = "/api/client/v2"
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504, 529})
+#: the largest response body read (a presentation JPEG at full size is well under it)
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 # Words in a 403 reason that mean "this token is no good" rather than "you may not do this".
 _TOKEN_REASONS = (
@@ -143,6 +145,7 @@ class ApiTransport:
         http: aiohttp.ClientSession | None = None,
         verify_tls: bool | ssl.SSLContext = True,
         timeout: float = 10.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if not node.startswith(("http://", "https://")):
             node = "https://" + node
@@ -150,6 +153,7 @@ class ApiTransport:
         self.alias = alias
         self.origin = node_origin(self.node)
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.ssl: bool | ssl.SSLContext = verify_tls
         #: our role as the node last told us (``"HOST"`` / ``"GUEST"``); decides ``HostOnly``
         self.role: str | None = None
@@ -222,9 +226,13 @@ class ApiTransport:
                 timeout=aiohttp.ClientTimeout(total=time_limit or self.timeout),
                 allow_redirects=False,
             ) as resp:
-                content = await resp.read()
+                content = await _read_bounded(resp, self.max_response_bytes)
                 content_type = resp.content_type
                 status = resp.status
+        except _TooLarge as exc:
+            raise TransportError(
+                f"{method} {endpoint} to {self.origin} failed: the response is over {exc} bytes"
+            ) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             # aiohttp's messages may quote the URL; ours names only the origin.
             kind = type(exc).__name__
@@ -238,6 +246,24 @@ class ApiTransport:
         if raise_for_status and (not raw.ok or raw.envelope_status in ("failure", "failed")):
             raise error_for(endpoint, status, raw.result, host_only=host_only, role=self.role)
         return raw
+
+
+class _TooLarge(Exception):
+    """A response body past the transport's bound (the argument is the bound)."""
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    # A node (or anything posing as one) must not make us hold an unbounded body in memory.
+    if resp.content_length is not None and resp.content_length > limit:
+        raise _TooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _describe_os_error(exc: BaseException) -> str:
@@ -254,7 +280,7 @@ def _decode(status: int, content: bytes, content_type: str) -> RawResponse:
     if content_type == "application/json" or content[:1] in (b"{", b"["):
         try:
             body = json.loads(content) if content else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting past Python's stack
             body = None
         else:
             if isinstance(body, dict) and "result" in body:

@@ -137,3 +137,21 @@ async def test_embedded_target_and_node_target(capsys: pytest.CaptureFixture[str
     with pytest.raises(ConfigError, match="--alias is required"):
         async with join_target(namespace(node="https://n.example")):
             pass
+
+
+@pytest.mark.parametrize("given", ["debug", "DEBUG", "Debug", " info "])
+def test_log_level_takes_any_case(given: str) -> None:
+    top = parse_command_line(["--log-level", given, "join"], {})
+    assert top.log_level == given.strip().upper()
+    sub = parse_command_line(["join", "--log-level", given], {})
+    assert sub.log_level == given.strip().upper()
+    from_env = parse_command_line(["join"], {"PEXBOT_LOG_LEVEL": given})
+    assert from_env.log_level == given.strip().upper()
+
+
+def test_log_level_still_refuses_what_is_no_level(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_command_line(["join", "--log-level", "loud"], {})
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="PEXBOT_LOG_LEVEL"):
+        parse_command_line(["join"], {"PEXBOT_LOG_LEVEL": "loud"})

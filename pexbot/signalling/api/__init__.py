@@ -8,9 +8,10 @@
 from .base import ApiContext
 from .breakout import BreakoutApi
 from .call import CallApi
-from .conference import ConferenceApi, RoomApi
+from .conference import ConferenceApi
 from .misc import NodeApi
 from .participant import ParticipantApi
+from .room import RoomApi
 
 __all__ = [
     "ApiContext",

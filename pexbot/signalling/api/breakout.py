@@ -8,7 +8,7 @@ Creating, emptying and leaving breakouts live on ``ConferenceApi`` (they are mai
 from __future__ import annotations
 
 from .base import ApiContext, parse_as, seg
-from .conference import RoomApi
+from .room import RoomApi
 
 
 class BreakoutApi(RoomApi):
