@@ -126,15 +126,6 @@ def endpoint_calls(records: list[dict[str, Any]], tail: str) -> list[dict[str, A
     return [r for r in records if r["method"] == "POST" and r["path"].endswith("/" + tail)]
 
 
-def tokens_issued(records: list[dict[str, Any]]) -> list[str]:
-    tokens = []
-    for r in endpoint_calls(records, "request_token") + endpoint_calls(records, "refresh_token"):
-        result = (r.get("response_json") or {}).get("result") or {}
-        if isinstance(result, dict) and result.get("token"):
-            tokens.append(result["token"])
-    return tokens
-
-
 def assert_one_line_error(done: Done, *fragments: str) -> str:
     assert done.code != 0, done.stdout
     assert "Traceback" not in done.stderr, done.stderr
