@@ -4,8 +4,9 @@
 See ``docs/architecture.md`` for who owns what.
 """
 
-from .media_call import CallSignalling, CallState, MediaCall
+from .media_call import MediaCall
 from .options import CallOptions, CallTimings
+from .signalling import CallSignalling, CallState
 from .slot import CallSlot
 from .stats import CallStats, StreamStats
 

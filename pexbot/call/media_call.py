@@ -1,29 +1,16 @@
 """One WebRTC media call with a Pexip node (transcoded) or through it (direct media).
 
-The wire order is the one Pexip's own client produces (official-client-flow.md §5-§10):
+:class:`MediaCall` owns its lifecycle (set-up, teardown, why it ended) and wires its parts,
+each an object that owns its state; its public surface delegates to the part that owns it:
 
-- Set-up: ``POST calls`` with the offer as soon as it exists (no candidates in it) →
-  ``new_candidate`` for each local candidate → ``ack {}`` → end-of-candidates
-  ``{candidate: "", mid: "0"}``.
-- Direct media (§9): a ``/calls`` answered with an empty SDP or ``offer_ignored`` means the far
-  end is not there yet: no ack; the call keeps the ``call_uuid``, throws its first peer
-  connection away (posting its candidates, which the node ignores) and waits for
-  ``new_offer``, answered with ``ack {sdp}``, as are later ``update_sdp`` s. ``peer_disconnect``
-  tears the media down, disconnects the call and POSTs a fresh ``/calls`` to wait for the next
-  far end: the session stays, nobody re-joins.
-- Our own changes (presentation direction, ICE restarts) go through ``update`` → answer applied
-  → ``ack {}``; the far end's offers are answered with ``ack {sdp}``; offers crossing follow
-  perfect negotiation with Pexip's roles (:mod:`pexbot.call.negotiation`).
-
-aiortc cannot restart ICE, so a restart is a new peer connection (:mod:`pexbot.rtc.peer`), offered
-with its fresh ICE credentials through ``update``; the far end follows by building a new one as
-well. The application does not notice: the call's tracks (:mod:`pexbot.call.media`) outlive
-every connection. :mod:`pexbot.call.supervisor` decides when to restart
-(:mod:`pexbot.rtc.restart`), samples statistics (:meth:`MediaCall.stats`) and posts them.
-
-The call is one object in four modules, one concept each: this one (set-up, peer connections,
-teardown), :mod:`pexbot.call.negotiation`, :mod:`pexbot.call.presenting` (the presentation
-line) and :mod:`pexbot.call.controls` (mute, sources, DTMF, chat, statistics).
+- :class:`~pexbot.call.media.CallMedia`: the tracks, which outlive every connection;
+- :class:`~pexbot.call.peers.PeerConnections`: the current ``RTCPeerConnection`` and the making
+  of the next (aiortc cannot restart ICE: a restart is a new connection);
+- :class:`~pexbot.call.negotiation.Negotiator`: every offer and answer, both ways, in Pexip's
+  wire order, and the call's identity on the node;
+- :class:`~pexbot.call.presenting.PresentingLine`: presenting on the slides line, or receiving;
+- :class:`~pexbot.call.controls.CallControls`: mute, sources, DTMF, chat;
+- :class:`~pexbot.call.supervisor.CallSupervisor`: restarts when media fails, statistics.
 """
 
 from __future__ import annotations
@@ -34,31 +21,33 @@ import logging
 import time
 from collections.abc import Callable
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCIceServer, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from pexbot import wire
-from pexbot.errors import CallError, NegotiationError, PexbotError
-from pexbot.rtc import ice
+from pexbot.errors import CallError, PexbotError
+from pexbot.events import (
+    CallDisconnected,
+    Event,
+    NewCandidate,
+    NewOffer,
+    PeerDisconnected,
+    UpdateSdp,
+)
+from pexbot.rtc import aiortc_compat, ice
 from pexbot.rtc.datachannel import ChatMessage, PexChannel
 from pexbot.rtc.peer import Peer
 from pexbot.rtc.restart import RecoveryPolicy
-from pexbot.rtc.sdp import (
-    Direction,
-    MediaRole,
-    add_content,
-    all_rejected,
-    offer_roles,
-    strip_candidates,
-)
+from pexbot.rtc.sdp import Direction, MediaRole, offer_roles
 
-from .base import CALL_EVENTS, CallSignalling, CallState
 from .controls import CallControls
 from .media import CallMedia, OnTrack, TrackRole
-from .negotiation import CallNegotiation
+from .negotiation import Negotiator
 from .options import CallOptions, CallTimings
-from .presenting import CallPresenting
-from .stats import StatsTracker
+from .peers import PeerConnections
+from .presenting import PresentingLine
+from .signalling import CALL_EVENTS, CallSignalling, CallState
+from .stats import CallStats, StatsTracker
 from .supervisor import CallSupervisor, StatisticsPoster
 
 __all__ = [
@@ -75,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class MediaCall(CallNegotiation, CallPresenting, CallControls):
+class MediaCall:
     """A Pexip media call: audio, main video and (for ``video`` calls) presentation.
 
     ``audio`` / ``video`` are the application's sources (any aiortc track; they can be swapped
@@ -106,59 +95,47 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
         self.channel: PexChannel | None = None
         if options.datachannel_id is not None:
             self.channel = PexChannel(options.datachannel_id, on_chat=on_message)
-        self.ice_servers = list(options.ice_servers)
+        #: shared by the negotiator (told of each new connection) and the supervisor (acting
+        #: on its verdicts)
         self.policy = RecoveryPolicy(options.recovery, leader=True)
-        self.tracker = StatsTracker()
+        self.timings = CallTimings()
+        self.ended = asyncio.Event()
+        self.end_reason: str | None = None
+        self._closed = False
+        self._peers = PeerConnections(options, self.roles, self.media, self.channel)
+        self._negotiator = Negotiator(
+            signalling,
+            options,
+            self.roles,
+            self._peers,
+            self.policy,
+            self.timings,
+            # Late-bound: the line is made next, handed the negotiator.
+            presenting=lambda: self._line.presenting,
+            give_up=self.give_up,
+        )
+        self._line = PresentingLine(signalling, options, self.roles, self.slides, self._negotiator)
+        self._controls = CallControls(
+            signalling,
+            options,
+            audio=self.audio,
+            video=self.video,
+            channel=self.channel,
+            call_uuid=lambda: self._negotiator.call_uuid,
+        )
         self._supervisor = CallSupervisor(
             self,
             post=post_statistics if options.posts_stats else None,
             stats_interval=options.stats_interval,
         )
-        self._supervising: asyncio.Task[None] | None = None
-        self._peer: Peer | None = None
-        self._last_pc: RTCPeerConnection | None = None
-        self._generation = 0
-        self._lock = asyncio.Lock()
-        self._update: asyncio.Task[str | wire.UpdateResult] | None = None
-        self._closed = False
-        self._stale_answer = False  # the far end answered from a connection we do not know
-        self._remote_answered = asyncio.Event()  # we answered an offer of the far end
-        #: yields when offers cross (perfect negotiation): the direct-media end that waited
-        self.polite = False
-        self.call_uuid: str | None = None
-        self.offer_sdp: str | None = None  # our last offer, as sent
-        self.answer_sdp: str | None = None  # the last remote SDP, as applied
-        self.slides_direction: Direction = "inactive"
-        self.presenting = False
-        #: the node refused every m-line (a signalling-only node): the call has no media
-        self.media_rejected = False
-        #: direct media with no far end yet (the node will send ``new_offer``)
-        self.waiting_for_peer = False
-        #: new peer connections made to recover the media, and far ends answered
-        self.restarts = 0
-        self.peers_answered = 0
-        self.timings = CallTimings()
-        self.ended = asyncio.Event()
-        self.end_reason: str | None = None
 
     def __repr__(self) -> str:
         kind = "direct" if self.options.direct_media else self.options.media_type
         return f"MediaCall(call_uuid={self.call_uuid!r}, {kind}, {self.state})"
 
     @property
-    def pc(self) -> RTCPeerConnection:
-        """The current peer connection (after the call ended: the last one)."""
-        if self._last_pc is None:
-            raise CallError("the call has not been started")
-        return self._last_pc
-
-    @property
-    def current_peer(self) -> Peer | None:
-        return self._peer
-
-    @property
     def state(self) -> CallState:
-        peer = self._peer
+        peer = self._peers.current
         if self._closed or self.ended.is_set():
             return "ended"
         if self.waiting_for_peer:
@@ -169,7 +146,7 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
             return "reconnecting"
         return "connected" if peer.connected else "connecting"
 
-    # --- set-up ------------------------------------------------------------------------
+    # --- set-up and teardown -------------------------------------------------------------
 
     async def start(self) -> None:
         """Offer, trickle, ack and wait until media can flow (ICE + DTLS up).
@@ -178,21 +155,21 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
         there yet (:meth:`wait_connected` waits for it). Raises NegotiationError, IceTimeout or
         DtlsTimeout (the call is then disconnected and closed), or the signalling's errors.
         """
-        if self._peer is not None or self._closed:
+        if self._peers.current is not None or self._closed:
             raise CallError(f"start() called twice ({self!r})")
         t0 = time.monotonic()
         try:
-            async with self._lock:
-                peer = self._new_peer()
-                turn = await self._offer_calls(peer, t0)
+            turn = await self._negotiator.dial(t0)
             if self.waiting_for_peer or self.media_rejected:
                 self._supervise()
                 return
             if turn:
                 # TURN-443 (§6): the node wants the TURN servers used: restart with them.
-                self.ice_servers += ice.ice_servers(None, turn)
+                self._peers.add_ice_servers(ice.ice_servers(None, turn))
                 await self.restart("TURN servers from the node")
-            peer = self._require_peer()
+            peer = self._peers.current
+            if peer is None or self._closed:
+                raise CallError(f"the call has no peer connection ({self!r})")
             ice_s, dtls_s = await ice.wait_connected(
                 peer.pc,
                 ice_timeout=self.options.ice_timeout,
@@ -204,109 +181,10 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
                 await asyncio.shield(self.disconnect(reason))
             raise
         assert self.timings.acked is not None
-        self.timings.ice_connected = self.timings.acked + ice_s
-        self.timings.dtls_connected = self.timings.ice_connected + dtls_s
+        ice_at = self.timings.ice_connected = self.timings.acked + ice_s
+        done = self.timings.dtls_connected = ice_at + dtls_s
         self._supervise()
-        log.info(
-            "call %s connected in %.2f s (ICE %.2f s after ack)",
-            self.call_uuid,
-            self.timings.dtls_connected,
-            ice_s,
-        )
-
-    async def _offer_calls(self, peer: Peer, t0: float) -> list[wire.TurnServer] | None:
-        """``POST calls`` with ``peer``'s offer and finish the exchange (lock held).
-
-        Returns the TURN servers the node asked for, if any."""
-        text = await peer.create_offer()
-        self.offer_sdp = add_content(strip_candidates(text), self.roles)
-        body = wire.CallsBody(
-            sdp=self.offer_sdp,
-            media_type=self.options.media_type,
-            present=self.options.present,
-            fecc_supported=self.options.fecc_supported,
-        )
-        # Like Pexip's client, POST the offer at once: aiortc gathers candidates inside
-        # setLocalDescription (seconds with an unreachable STUN server), so that runs meanwhile.
-        gathering = asyncio.get_running_loop().create_task(peer.set_local_offer(text))
-        try:
-            result = await self._signalling.post_calls(body)
-            await gathering
-        finally:
-            if not gathering.done():
-                gathering.cancel()
-                # wait() never raises: our own cancellation still reaches us, theirs does not
-                await asyncio.wait({gathering})
-        self.timings.posted = time.monotonic() - t0
-        self.call_uuid = call_uuid = result.call_uuid
-        if result.waits_for_peer and self.options.direct_media:
-            await self._wait_for_peer(peer)
-            return None
-        if result.waits_for_peer:
-            raise NegotiationError(
-                "the node ignored the offer and waits for a direct-media far end, but "
-                "request_token did not say this is direct media"
-            )
-        self.polite = False
-        self.media_rejected = all_rejected(result.sdp)
-        if self.media_rejected:
-            log.warning("call %s: the node refused every m-line; no media", call_uuid)
-        else:
-            await peer.apply_answer(result.sdp, self.offer_sdp)
-            self.answer_sdp = peer.remote_sdp
-        self.timings.answered = time.monotonic() - t0
-        if not result.turn:  # TURN-443: Pexip's client drops the first candidates
-            for candidate in peer.local_candidates(relay_only=self.options.relay_only):
-                await self._signalling.new_candidate(call_uuid, candidate)
-        await self._signalling.ack(call_uuid, wire.AckBody())
-        self.timings.acked = time.monotonic() - t0
-        if not result.turn:
-            await self._signalling.new_candidate(call_uuid, ice.end_of_candidates())
-        self.policy.leader = True
-        self.policy.new_connection(time.monotonic(), ours=True)
-        return result.turn
-
-    async def _wait_for_peer(self, peer: Peer) -> None:
-        assert self.call_uuid is not None
-        log.info("call %s: no far end yet; waiting for its offer", self.call_uuid)
-        # Pexip's client flushes the discarded connection's candidates (§9); the node
-        # relays them nowhere.
-        for candidate in peer.local_candidates(relay_only=self.options.relay_only):
-            await self._signalling.new_candidate(self.call_uuid, candidate)
-        await peer.close()
-        self.waiting_for_peer = True
-        self.polite = True  # Pexip's client recreates this connection polite (§8-§9)
-        self.policy.idle()
-        self._new_peer()  # the polite one that will answer new_offer
-
-    def _new_peer(self) -> Peer:
-        """A new peer connection with the call's tracks, the current one from now on (the
-        caller closes the previous one)."""
-        self._generation += 1
-        peer = Peer(
-            self._generation,
-            ice.configuration(self.ice_servers, relay_only=self.options.relay_only),
-            roles=self.roles,
-            outgoing=self.media.outgoing,
-            counters=self.media.counters,
-            on_track=self._track_arrived,
-            channel=self.channel,
-            video_codec=self.options.video_codec,
-            munge_remote=not self.options.direct_media,
-        )
-        self._peer = peer
-        self._last_pc = peer.pc
-        return peer
-
-    async def _replace_peer(self) -> Peer:
-        if self._peer is not None:
-            await self._peer.close()
-        return self._new_peer()
-
-    def _require_peer(self) -> Peer:
-        if self._peer is None or self._closed:
-            raise CallError(f"the call has no peer connection ({self!r})")
-        return self._peer
+        log.info("call %s connected in %.2f s (ICE %.2f s after ack)", self.call_uuid, done, ice_s)
 
     async def wait_connected(self) -> None:
         """Wait until media can flow (state ``connected``); bound it with asyncio.timeout."""
@@ -315,13 +193,9 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
                 raise CallError(f"the call ended: {self.end_reason}")
             await asyncio.sleep(0.05)
 
-    # --- our offers: presentation, restarts ------------------------------------------
-
-    # --- teardown ------------------------------------------------------------------------
-
     async def disconnect(self, reason: str = "disconnected") -> None:
         """``calls/<id>/disconnect`` (errors logged), then close. Idempotent."""
-        call_uuid, self.call_uuid = self.call_uuid, None
+        call_uuid = self._negotiator.hang_up()
         if call_uuid is not None and not self._closed:
             try:
                 await self._signalling.disconnect_call(call_uuid)
@@ -336,15 +210,11 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
         self._closed = True
         if self.end_reason is None:
             self.end_reason = reason
-        self._abort_update()
-        supervising, self._supervising = self._supervising, None
+        self._negotiator.close()
         try:
-            if supervising is not None and supervising is not asyncio.current_task():
-                supervising.cancel()
-                await asyncio.wait({supervising})  # (suppressing CancelledError would eat ours)
+            await self._supervisor.stop()
         finally:  # cancelled while closing: release everything all the same, then re-raise
-            if self._peer is not None:
-                await self._peer.close()
+            await self._peers.close()
             await self.media.close()
             self.ended.set()
 
@@ -357,14 +227,196 @@ class MediaCall(CallNegotiation, CallPresenting, CallControls):
         self.ended.set()
 
     def _supervise(self) -> None:
-        if self._supervising is None and not self._closed:
-            self._supervising = asyncio.get_running_loop().create_task(
-                self._supervisor.run(), name=f"pexbot-call-supervisor-{self.call_uuid}"
-            )
+        if not self._closed:
+            self._supervisor.start()
 
-    # --- aiortc events -------------------------------------------------------------------
+    async def handle_event(self, event: Event) -> None:
+        """An event about this call (the session's router hands them over in order)."""
+        if self._closed:
+            return
+        if isinstance(event, NewCandidate):
+            if self._peers.stale_candidate(event.ufrag):
+                log.debug("candidate for an earlier connection (%s) dropped", event.ufrag)
+                return
+            await self.add_remote_candidate(event.candidate, event.mid)
+        elif isinstance(event, NewOffer | UpdateSdp):
+            await self._negotiator.answer(event.sdp, str(event.name))
+        elif isinstance(event, PeerDisconnected):
+            await self._negotiator.peer_left()
+        elif isinstance(event, CallDisconnected):
+            if self.call_uuid is not None and event.call_uuid == self.call_uuid:
+                log.info("call %s disconnected by the node: %s", event.call_uuid, event.reason)
+                # The node has forgotten the call: close without calls/<uuid>/disconnect.
+                await self.close(event.reason or "call disconnected by the node")
 
-    def _track_arrived(self, peer: Peer, role: MediaRole | None, track: MediaStreamTrack) -> None:
-        if peer is not self._peer:
-            return  # a connection being replaced: its tracks end with it
-        self.media.remote_track(role, track)
+    async def add_remote_candidate(self, candidate: str, mid: str | None) -> None:
+        """A candidate trickled by the far end (``""``: end of candidates); held back until
+        a remote description is set."""
+        await self._peers.add_candidate(candidate, mid)
+
+    # --- the connection (PeerConnections) ------------------------------------------------
+
+    @property
+    def pc(self) -> RTCPeerConnection:
+        """The current peer connection (after the call ended: the last one)."""
+        pc = self._peers.last_pc
+        if pc is None:
+            raise CallError("the call has not been started")
+        return pc
+
+    @property
+    def current_peer(self) -> Peer | None:
+        return self._peers.current
+
+    @property
+    def ice_servers(self) -> list[RTCIceServer]:
+        return self._peers.ice_servers
+
+    def selected_pair(self) -> tuple[aiortc_compat.Address, aiortc_compat.Address] | None:
+        """(local, remote) address of the ICE pair in use."""
+        return self._peers.selected_pair()
+
+    # --- offers and answers (Negotiator) -------------------------------------------------
+
+    @property
+    def call_uuid(self) -> str | None:
+        return self._negotiator.call_uuid
+
+    @property
+    def polite(self) -> bool:
+        """Yields when offers cross: the direct-media end that waited for the other."""
+        return self._negotiator.polite
+
+    @property
+    def waiting_for_peer(self) -> bool:
+        """Direct media with no far end yet (the node will send ``new_offer``)."""
+        return self._negotiator.waiting_for_peer
+
+    @property
+    def media_rejected(self) -> bool:
+        """The node refused every m-line (a signalling-only node): the call has no media."""
+        return self._negotiator.media_rejected
+
+    @property
+    def offer_sdp(self) -> str | None:
+        """Our last offer, as sent."""
+        return self._negotiator.offer_sdp
+
+    @property
+    def answer_sdp(self) -> str | None:
+        """The last remote SDP, as applied."""
+        return self._negotiator.answer_sdp
+
+    @property
+    def restarts(self) -> int:
+        """New connections made to recover the media."""
+        return self._negotiator.restarts
+
+    @property
+    def peers_answered(self) -> int:
+        """Direct-media far ends whose offer was answered."""
+        return self._negotiator.peers_answered
+
+    @property
+    def slides_direction(self) -> Direction:
+        """What our offers ask of the slides line."""
+        return self._negotiator.slides_direction
+
+    @slides_direction.setter
+    def slides_direction(self, direction: Direction) -> None:
+        # Settable as it always was (pexbot.presentation's PresentingCall says so).
+        self._negotiator.expect_slides(direction)
+
+    @property
+    def _update(self) -> asyncio.Task[str | wire.UpdateResult] | None:
+        return self._negotiator.pending_update  # tests wait for it to make offers cross
+
+    async def set_slides_direction(self, direction: Direction) -> None:
+        """Renegotiate the slides line (:meth:`Negotiator.set_slides_direction`)."""
+        await self._negotiator.set_slides_direction(direction)
+
+    async def restart(self, reason: str = "requested") -> bool:
+        """A new peer connection offered through ``update``; False if nothing to restart."""
+        return await self._negotiator.restart(reason)
+
+    # --- the presentation line (PresentingLine) ------------------------------------------
+
+    @property
+    def presenting(self) -> bool:
+        return self._line.presenting
+
+    @presenting.setter
+    def presenting(self, value: bool) -> None:
+        self._line.presenting = value  # settable as it always was (PresentingCall)
+
+    async def start_presenting(self, track: MediaStreamTrack) -> None:
+        """take_floor, then send ``track`` on the slides line (FloorDenied if refused)."""
+        await self._line.start_presenting(track)
+
+    async def stop_presenting(self) -> None:
+        """release_floor, then set the slides line inactive."""
+        await self._line.stop_presenting()
+
+    async def yield_presentation(self) -> None:
+        """Someone took the floor from us: stop sending and receive theirs."""
+        await self._line.yield_presentation()
+
+    async def receive_presentation(self) -> None:
+        """After ``presentation_start``: slides line recvonly; the track arrives via on_track."""
+        await self._line.receive_presentation()
+
+    async def stop_receiving_presentation(self) -> None:
+        await self._line.stop_receiving_presentation()
+
+    def slides_unsettled(self) -> bool:
+        """Direct media: the slides line contradicts whether we present."""
+        return self._line.slides_unsettled()
+
+    async def settle_slides(self) -> None:
+        await self._line.settle_slides()
+
+    # --- the application's controls (CallControls) ---------------------------------------
+
+    def set_audio_muted(self, muted: bool) -> None:
+        """Local mute: silence is sent instead of the source (REST mute is the session's)."""
+        self._controls.set_audio_muted(muted)
+
+    def set_video_muted(self, muted: bool) -> None:
+        """Local video mute: black frames are sent instead of the source."""
+        self._controls.set_video_muted(muted)
+
+    def set_audio_source(self, track: MediaStreamTrack | None) -> None:
+        self._controls.set_audio_source(track)
+
+    def set_video_source(self, track: MediaStreamTrack | None) -> None:
+        self._controls.set_video_source(track)
+
+    async def send_dtmf(self, digits: str) -> None:
+        """DTMF over REST (``calls/<id>/dtmf``), as Pexip's client does; never RTP events."""
+        await self._controls.send_dtmf(digits)
+
+    def send_message(self, payload: str, *, type: str = "text/plain") -> bool:
+        """Chat over the data channel: True if sent now, False if queued until it opens."""
+        return self._controls.send_message(payload, type=type)
+
+    # --- statistics (CallSupervisor) -----------------------------------------------------
+
+    @property
+    def tracker(self) -> StatsTracker:
+        return self._supervisor.tracker
+
+    def stats(self) -> CallStats:
+        """The latest statistics (sampled every second while the call is up)."""
+        return self._supervisor.tracker.latest
+
+    async def sample_stats(self) -> CallStats:
+        """Sample statistics now."""
+        return await self._supervisor.sample(time.monotonic())
+
+    def set_stats_interval(self, seconds: float | None) -> None:
+        """A new ``client_stats_update_interval`` (seconds; None stops posting)."""
+        self._supervisor.set_interval(seconds)
+
+    @property
+    def statistics_posted(self) -> int:
+        return self._supervisor.posted

@@ -1,17 +1,20 @@
-"""A media call's offers, both ways: ours through ``update`` (the slides direction, restarts)
-and the far end's (``new_offer`` / ``update_sdp``, direct media), and what happens when they
-cross.
+"""A media call's offers and answers, both ways, in the order Pexip's own client produces them
+(official-client-flow.md §5-§10), and what happens when they cross.
 
-Offers crossing (glare) follow perfect negotiation with Pexip's roles (official-client-flow.md
-§8): a call whose ``/calls`` was answered is *impolite* and ignores the other offer (``ack {sdp:
-"offer_ignored", offer_ignored: true}``); the direct-media call that waited for its far end is
-*polite*: it aborts its pending ``update``, rolls its offer back
-(:func:`pexbot.rtc.aiortc_compat.rollback_local_offer`, as aiortc has no rollback), answers the far
-end's on the same connection and then offers again, unless that answer already gave the
-direction it wanted. An ``update`` answered ``""`` in direct media means the far end ignored
-our offer: the same as the abort. So of the two ends exactly one yields, and neither needs a
-new connection. An offer with new ICE credentials (the far end restarted) is answered on a new
-connection, since aiortc cannot take them on the old one.
+- Set-up: ``POST calls`` with the offer at once (no candidates in it) → ``new_candidate`` for
+  each local candidate → ``ack {}`` → end-of-candidates. Ours later (the slides direction,
+  restarts): ``update`` → answer applied → ``ack {}``.
+- Direct media (§9): ``/calls`` answered empty means no far end yet: no ack, the connection is
+  thrown away and the far end's ``new_offer`` awaited; it and later ``update_sdp`` s are
+  answered with ``ack {sdp}``. ``peer_disconnect``: disconnect, and a fresh ``/calls``.
+- Crossing offers (glare, §8): the end whose ``/calls`` was answered is *impolite* and ignores
+  the other offer (``ack {sdp: "offer_ignored", offer_ignored: true}``); the one that waited is
+  *polite*: it aborts its ``update``, rolls its offer back (aiortc has no rollback:
+  :mod:`pexbot.rtc.aiortc_compat`), answers on the same connection and offers again unless the
+  answer already gave the direction it wanted. An ``update`` answered ``""`` in direct media is
+  the far end ignoring ours: the same. So exactly one end yields, with no new connection; only
+  an offer with new ICE credentials (the far end restarted) needs one, as aiortc cannot take
+  them on the old.
 """
 
 from __future__ import annotations
@@ -20,21 +23,19 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from pexbot import wire
 from pexbot.errors import CallError, NegotiationError, PexbotError
-from pexbot.events import (
-    CallDisconnected,
-    Event,
-    NewCandidate,
-    NewOffer,
-    PeerDisconnected,
-    UpdateSdp,
-)
+from pexbot.rtc import ice
 from pexbot.rtc.peer import Peer
-from pexbot.rtc.sdp import Direction, Sdp
+from pexbot.rtc.restart import RecoveryPolicy
+from pexbot.rtc.sdp import Direction, MediaRole, Sdp, add_content, all_rejected, strip_candidates
 
-from .base import CallBase, OfferAborted
+from .options import CallOptions, CallTimings
+from .presenting import require_slides_line
+from .signalling import CallSignalling
 
 log = logging.getLogger("pexbot.call")  # one logger for every part of a call
 
@@ -44,8 +45,155 @@ OFFER_ATTEMPTS = 5
 GLARE_WAIT = 1.0
 
 
-class CallNegotiation(CallBase):
-    """Offers both ways; part of :class:`~pexbot.call.MediaCall`."""
+class Connections(Protocol):
+    """The connections offered and answered on (:class:`~pexbot.call.peers.PeerConnections`)."""
+
+    @property
+    def current(self) -> Peer | None: ...
+    def new(self) -> Peer: ...
+    async def replace(self) -> Peer: ...
+    async def close(self) -> None: ...
+
+
+class OfferAborted(Exception):
+    """Our pending ``update`` was dropped for the far end's offer (polite glare)."""
+
+
+class Negotiator:
+    """Every offer and answer of one call, one at a time (see the module docstring), and the
+    call's identity on the node, its role in crossings, what it asks of the slides line."""
+
+    def __init__(
+        self,
+        signalling: CallSignalling,
+        options: CallOptions,
+        roles: list[MediaRole],
+        peers: Connections,
+        policy: RecoveryPolicy,
+        timings: CallTimings,
+        *,
+        presenting: Callable[[], bool],
+        give_up: Callable[[str], None],
+    ) -> None:
+        self._signalling = signalling
+        self._options = options
+        self._roles = roles
+        self._peers = peers
+        self._policy = policy  # told of every connection negotiated, by either end
+        self._timings = timings
+        self._presenting = presenting  # answers to the far end send slides only if we present
+        self._give_up = give_up
+        self._lock = asyncio.Lock()  # one exchange at a time: answers must match their offers
+        self._update: asyncio.Task[str | wire.UpdateResult] | None = None
+        self._closed = False
+        self._stale_answer = False  # the far end answered from a connection we do not know
+        self._remote_answered = asyncio.Event()  # we answered an offer of the far end
+        self.call_uuid: str | None = None
+        #: yields when offers cross (perfect negotiation): the direct-media end that waited
+        self.polite = False
+        self.offer_sdp: str | None = None  # our last offer, as sent
+        self.answer_sdp: str | None = None  # the last remote SDP, as applied
+        #: what our offers ask of the slides line (the far end's may have made it otherwise)
+        self.slides_direction: Direction = "inactive"
+        #: the node refused every m-line (a signalling-only node): the call has no media
+        self.media_rejected = False
+        #: direct media with no far end yet (the node will send ``new_offer``)
+        self.waiting_for_peer = False
+        #: new peer connections made to recover the media, and far ends answered
+        self.restarts = 0
+        self.peers_answered = 0
+
+    def __repr__(self) -> str:
+        state = f"polite={self.polite}, waiting_for_peer={self.waiting_for_peer}"
+        return f"Negotiator(call_uuid={self.call_uuid!r}, {state})"
+
+    @property
+    def pending_update(self) -> asyncio.Task[str | wire.UpdateResult] | None:
+        """Our ``update`` waiting for its answer, if any."""
+        return self._update
+
+    # --- set-up ------------------------------------------------------------------------
+
+    async def dial(self, t0: float) -> list[wire.TurnServer] | None:
+        """``POST calls`` with a new connection's offer and finish the exchange (trickle,
+        ack), or, in direct media with no far end yet, wait for its offer. Returns the TURN
+        servers the node asked for, if any. ``t0``: when set-up began (for the timings)."""
+        async with self._lock:
+            return await self._offer_calls(self._peers.new(), t0)
+
+    async def _offer_calls(self, peer: Peer, t0: float) -> list[wire.TurnServer] | None:
+        text = await peer.create_offer()
+        self.offer_sdp = add_content(strip_candidates(text), self._roles)
+        body = wire.CallsBody(
+            sdp=self.offer_sdp,
+            media_type=self._options.media_type,
+            present=self._options.present,
+            fecc_supported=self._options.fecc_supported,
+        )
+        # Like Pexip's client, POST the offer at once: aiortc gathers candidates inside
+        # setLocalDescription (seconds with an unreachable STUN server), so that runs meanwhile.
+        gathering = asyncio.get_running_loop().create_task(peer.set_local_offer(text))
+        try:
+            result = await self._signalling.post_calls(body)
+            await gathering
+        finally:
+            if not gathering.done():
+                gathering.cancel()
+                # wait() never raises: our own cancellation still reaches us, theirs does not
+                await asyncio.wait({gathering})
+        self._timings.posted = time.monotonic() - t0
+        self.call_uuid = call_uuid = result.call_uuid
+        if result.waits_for_peer and self._options.direct_media:
+            await self._wait_for_peer(peer)
+            return None
+        if result.waits_for_peer:
+            raise NegotiationError(
+                "the node ignored the offer and waits for a direct-media far end, but "
+                "request_token did not say this is direct media"
+            )
+        self.polite = False
+        self.media_rejected = all_rejected(result.sdp)
+        if self.media_rejected:
+            log.warning("call %s: the node refused every m-line; no media", call_uuid)
+        else:
+            await peer.apply_answer(result.sdp, self.offer_sdp)
+            self.answer_sdp = peer.remote_sdp
+        self._timings.answered = time.monotonic() - t0
+        if not result.turn:  # TURN-443: Pexip's client drops the first candidates
+            for candidate in peer.local_candidates(relay_only=self._options.relay_only):
+                await self._signalling.new_candidate(call_uuid, candidate)
+        await self._signalling.ack(call_uuid, wire.AckBody())
+        self._timings.acked = time.monotonic() - t0
+        if not result.turn:
+            await self._signalling.new_candidate(call_uuid, ice.end_of_candidates())
+        self._policy.leader = True
+        self._policy.new_connection(time.monotonic(), ours=True)
+        return result.turn
+
+    async def _wait_for_peer(self, peer: Peer) -> None:
+        assert self.call_uuid is not None
+        log.info("call %s: no far end yet; waiting for its offer", self.call_uuid)
+        # Pexip's client flushes the discarded connection's candidates (§9); the node
+        # relays them nowhere.
+        for candidate in peer.local_candidates(relay_only=self._options.relay_only):
+            await self._signalling.new_candidate(self.call_uuid, candidate)
+        await peer.close()
+        self.waiting_for_peer = True
+        self.polite = True  # Pexip's client recreates this connection polite (§8-§9)
+        self._policy.idle()
+        self._peers.new()  # the polite one that will answer new_offer
+
+    def hang_up(self) -> str | None:
+        """Forget the call's id (it is being disconnected): no exchange follows. Returns it."""
+        call_uuid, self.call_uuid = self.call_uuid, None
+        return call_uuid
+
+    def close(self) -> None:
+        """The call closed: drop our pending ``update`` and negotiate nothing more."""
+        self._closed = True
+        self._abort_update()
+
+    # --- our offers: the slides direction, restarts ------------------------------------
 
     async def set_slides_direction(self, direction: Direction) -> None:
         """Renegotiate the slides line: new offer → ``update`` → answer applied → ``ack {}``.
@@ -53,7 +201,7 @@ class CallNegotiation(CallBase):
         When our offer loses a crossing (we are the polite end), the far end's offer is
         answered first, then ours is made again, for the direction wanted by then, unless that
         answer already negotiated it. NegotiationError after :data:`OFFER_ATTEMPTS` losses."""
-        self._require_slides("change the presentation direction")
+        require_slides_line(self._roles, self._options, "change the presentation direction")
         self.slides_direction = direction
         for attempt in range(1, OFFER_ATTEMPTS + 1):
             async with self._lock:
@@ -84,6 +232,25 @@ class CallNegotiation(CallBase):
             f"crossed the far end's {OFFER_ATTEMPTS} times ({self!r})"
         )
 
+    def expect_slides(self, direction: Direction) -> None:
+        """Want ``direction`` of the slides line without offering it: the far end's next
+        offer is to give it (direct media, where the presenter's offer turns our line)."""
+        self.slides_direction = direction
+
+    def settled_slides_direction(self) -> Direction | None:
+        """The slides direction as last negotiated; None while an exchange is in flight or
+        pending (or there is no connection to tell)."""
+        peer = self._peers.current
+        if (
+            peer is None
+            or self._closed
+            or self.waiting_for_peer
+            or self._update is not None
+            or self._lock.locked()
+        ):
+            return None
+        return peer.negotiated_direction("slides")
+
     async def restart(self, reason: str = "requested") -> bool:
         """A new peer connection offered through ``update`` (aiortc has no ICE restart);
         the far end follows. False when there was nothing to restart."""
@@ -94,14 +261,14 @@ class CallNegotiation(CallBase):
                 return False
             self.restarts += 1
             log.info("call %s: restart #%d (%s)", self.call_uuid, self.restarts, reason)
+            old = self._peers.current
             slides = self.slides_direction
-            if self._peer is not None and "slides" in self.roles:
+            if old is not None and "slides" in self._roles:
                 # Keep the presentation going whichever way it was negotiated.
-                slides = self._peer.negotiated_direction("slides") or slides
+                slides = old.negotiated_direction("slides") or slides
             # Make before break: the old connection carries on (if it can) until the new one
             # is answered, and the far end hears of the restart before its old one closes.
-            old = self._peer
-            peer = self._new_peer()
+            peer = self._peers.new()
             try:
                 done = await self._offer_update(peer, slides=slides)
             except OfferAborted:
@@ -110,7 +277,7 @@ class CallNegotiation(CallBase):
                 if old is not None:
                     await old.close()
         if done:
-            self.policy.new_connection(time.monotonic(), ours=True)
+            self._policy.new_connection(time.monotonic(), ours=True)
         return done
 
     async def _offer_update(self, peer: Peer, *, slides: Direction | None) -> bool:
@@ -118,10 +285,10 @@ class CallNegotiation(CallBase):
         answered with nothing."""
         assert self.call_uuid is not None
         call_uuid = self.call_uuid
-        text = await peer.create_offer(slides if "slides" in self.roles else None)
+        text = await peer.create_offer(slides if "slides" in self._roles else None)
         await peer.set_local_offer(text)
         offer = self.offer_sdp = peer.local_description()
-        body = wire.UpdateBody(sdp=offer, fecc_supported=self.options.fecc_supported)
+        body = wire.UpdateBody(sdp=offer, fecc_supported=self._options.fecc_supported)
         self._update = update = asyncio.ensure_future(self._signalling.update(call_uuid, body))
         try:
             result = await update
@@ -133,7 +300,7 @@ class CallNegotiation(CallBase):
         finally:
             self._update = None
         answer = result if isinstance(result, str) else result.sdp
-        if not answer and self.options.direct_media:
+        if not answer and self._options.direct_media:
             # The far end ignored our offer: it is the impolite end of a crossing (or gone:
             # peer_disconnect follows). Ours is taken back; its offer is on the way.
             if peer.rollback():
@@ -155,34 +322,24 @@ class CallNegotiation(CallBase):
         if self._update is not None and not self._update.done():
             self._update.cancel()
 
-    async def handle_event(self, event: Event) -> None:
-        """An event about this call (the session's router hands them over in order)."""
+    def _require_peer(self) -> Peer:
+        peer = self._peers.current
+        if peer is None or self._closed:
+            raise CallError(f"the call has no peer connection ({self!r})")
+        return peer
+
+    # --- the far end's offers ----------------------------------------------------------
+
+    async def answer(self, sdp: str, what: str) -> None:
+        """The far end's offer (``what``: ``new_offer`` or ``update_sdp``): answered with
+        ``ack {sdp}``, or ignored when it crosses ours and we are the impolite end."""
         if self._closed:
             return
-        if isinstance(event, NewCandidate):
-            peer = self._peer
-            if event.ufrag and peer is not None and peer.remote_applied:
-                if event.ufrag != peer.remote_ice_ufrag():
-                    log.debug("candidate for an earlier connection (%s) dropped", event.ufrag)
-                    return
-            await self.add_remote_candidate(event.candidate, event.mid)
-        elif isinstance(event, NewOffer | UpdateSdp):
-            await self._remote_offer(event.sdp, str(event.name))
-        elif isinstance(event, PeerDisconnected):
-            await self._peer_left()
-        elif isinstance(event, CallDisconnected):
-            if self.call_uuid is not None and event.call_uuid == self.call_uuid:
-                log.info("call %s disconnected by the node: %s", event.call_uuid, event.reason)
-                # The node has forgotten the call: close without calls/<uuid>/disconnect.
-                await self.close(event.reason or "call disconnected by the node")
-
-    async def _remote_offer(self, sdp: str, what: str) -> None:
-        polite = self.polite
-        peer = self._peer
+        peer = self._peers.current
         colliding = self._update is not None or (
             peer is not None and peer.pc.signalingState != "stable"
         )
-        if colliding and not polite:
+        if colliding and not self.polite:
             log.info("call %s: %s crossed our offer; ignored", self.call_uuid, what)
             if self.call_uuid is not None:
                 body = wire.AckBody(sdp="offer_ignored", offer_ignored=True)
@@ -202,28 +359,21 @@ class CallNegotiation(CallBase):
             new_credentials = peer.remote_applied and peer.remote_ice_ufrag() != _offer_ufrag(sdp)
             if peer.closed or peer.pc.signalingState != "stable" or new_credentials:
                 log.info("call %s: new connection for the far end's %s", self.call_uuid, what)
-                peer = await self._replace_peer()
+                peer = await self._peers.replace()
             if self.waiting_for_peer:
                 self.peers_answered += 1
-                self.policy.leader = False  # the far end offered: it leads restarts
-            answer = await peer.answer_offer(sdp, presenting=self.presenting)
+                self._policy.leader = False  # the far end offered: it leads restarts
+            answer = await peer.answer_offer(sdp, presenting=self._presenting())
             self.answer_sdp = peer.remote_sdp
             await self._signalling.ack(self.call_uuid, wire.AckBody(sdp=answer))
             self.waiting_for_peer = False
-            self.policy.new_connection(time.monotonic(), ours=False)
+            self._policy.new_connection(time.monotonic(), ours=False)
             self._remote_answered.set()
 
-    async def add_remote_candidate(self, candidate: str, mid: str | None) -> None:
-        """A candidate trickled by the far end (``""``: end of candidates); held back until
-        a remote description is set."""
-        peer = self._peer
-        if peer is not None and not peer.closed:
-            await peer.add_candidate(candidate, mid)
-
-    async def _peer_left(self) -> None:
+    async def peer_left(self) -> None:
         """``peer_disconnect``: media down, call disconnected, a fresh ``/calls`` to wait for
         the next far end (Pexip's ``restartCall``). The session and our tracks stay."""
-        if not self.options.direct_media:
+        if not self._options.direct_media:
             log.warning("peer_disconnect on a call that is not direct media: ignored")
             return
         self._abort_update()
@@ -231,9 +381,8 @@ class CallNegotiation(CallBase):
             if self._closed:
                 return
             old, self.call_uuid = self.call_uuid, None
-            if self._peer is not None:
-                await self._peer.close()
-            self.policy.idle()
+            await self._peers.close()
+            self._policy.idle()
             self.waiting_for_peer = True
             log.info("call %s: the far end left; waiting for the next one", old)
             if old is not None:
@@ -243,9 +392,9 @@ class CallNegotiation(CallBase):
                     log.warning("disconnect of call %s failed: %s", old, exc)
             self.waiting_for_peer = False
             try:
-                await self._offer_calls(self._new_peer(), time.monotonic())
+                await self._offer_calls(self._peers.new(), time.monotonic())
             except (PexbotError, TimeoutError) as exc:
-                self.give_up(f"could not wait for the next far end: {exc}")
+                self._give_up(f"could not wait for the next far end: {exc}")
 
 
 def _offer_ufrag(sdp: str) -> str | None:

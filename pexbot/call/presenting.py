@@ -4,26 +4,78 @@ up (``release_floor`` → ``inactive``), being taken over, and receiving someone
 When to do which is :class:`pexbot.presentation.PresentationController`'s business; this is
 how, on one call (official-client-flow.md §11). In direct media the presenter's offers turn the
 far end's line, so a watcher makes no offer of its own; should offers crossing while the floor
-moved leave the line contradicting what we do, :meth:`CallPresenting.slides_unsettled` says so
-and the call's supervisor repairs it (:meth:`CallPresenting.settle_slides`).
+moved leave the line contradicting what we do, :meth:`PresentingLine.slides_unsettled` says so
+and the call's supervisor repairs it (:meth:`PresentingLine.settle_slides`).
+
+The line owns whether we present; the offers that turn it are the negotiator's
+(:class:`SlidesNegotiation`, :class:`pexbot.call.negotiation.Negotiator`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Protocol
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from pexbot.errors import PexbotError
+from pexbot.errors import CallError, PexbotError
+from pexbot.rtc.sdp import Direction, MediaRole
+from pexbot.rtc.tracks import OutgoingVideoTrack
 
-from .base import CallBase
+from .options import CallOptions
 
 log = logging.getLogger("pexbot.call")  # one logger for every part of a call
 
 
-class CallPresenting(CallBase):
-    """The presentation line; part of :class:`~pexbot.call.MediaCall`."""
+class FloorSignalling(Protocol):
+    """The session's floor requests (part of :class:`~pexbot.call.CallSignalling`)."""
+
+    async def take_floor(self) -> None: ...
+    async def release_floor(self) -> None: ...
+
+
+class SlidesNegotiation(Protocol):
+    """What the line needs of the call's negotiator: offers that turn it, and what it is."""
+
+    @property
+    def call_uuid(self) -> str | None: ...
+    async def set_slides_direction(self, direction: Direction) -> None: ...
+    def expect_slides(self, direction: Direction) -> None: ...
+    def settled_slides_direction(self) -> Direction | None: ...
+
+
+def require_slides_line(roles: list[MediaRole], options: CallOptions, what: str) -> None:
+    """CallError unless the call offered a presentation line (``what``: what was refused)."""
+    if "slides" not in roles:
+        raise CallError(
+            f"cannot {what}: this {options.media_type} call has no presentation line"
+            + (" (present='main')" if options.present == "main" else "")
+        )
+
+
+class PresentingLine:
+    """The presentation line of one call; see the module docstring."""
+
+    def __init__(
+        self,
+        signalling: FloorSignalling,
+        options: CallOptions,
+        roles: list[MediaRole],
+        slides: OutgoingVideoTrack,
+        negotiation: SlidesNegotiation,
+    ) -> None:
+        self._signalling = signalling
+        self._options = options
+        self._roles = roles
+        self._slides = slides  # outlives every connection: only its source changes
+        self._negotiation = negotiation
+        #: we hold the floor and send on the line
+        self.presenting = False
+
+    def __repr__(self) -> str:
+        state = "presenting" if self.presenting else "not presenting"
+        return f"PresentingLine(call_uuid={self._negotiation.call_uuid!r}, {state})"
 
     async def start_presenting(self, track: MediaStreamTrack) -> None:
         """take_floor, then send ``track`` on the slides line (sendonly, via update).
@@ -31,29 +83,27 @@ class CallPresenting(CallBase):
         FloorDenied when the node refuses the floor. If the renegotiation fails after the floor
         was granted, the call is put back first (not presenting, floor given back, line
         inactive as far as the node still answers) and the error raised."""
-        self._require_slides("present")
+        self._require("present")
         await self._signalling.take_floor()
-        self.slides.set_source(track)
+        self._slides.set_source(track)
         self.presenting = True
         try:
-            await self.set_slides_direction("sendonly")
+            await self._negotiation.set_slides_direction("sendonly")
         except Exception as exc:
-            log.warning("call %s: presenting failed (%s); giving the floor back", self, exc)
-            self.presenting = False
-            self.slides.set_source(None)
+            log.warning("%r: presenting failed (%s); giving the floor back", self, exc)
+            self._stop_sending()
             with contextlib.suppress(PexbotError):
                 await self._signalling.release_floor()
             with contextlib.suppress(PexbotError):
-                await self.set_slides_direction("inactive")
+                await self._negotiation.set_slides_direction("inactive")
             raise
 
     async def stop_presenting(self) -> None:
         """release_floor, then set the slides line inactive."""
-        self._require_slides("stop presenting")
-        self.presenting = False
-        self.slides.set_source(None)
+        self._require("stop presenting")
+        self._stop_sending()
         await self._signalling.release_floor()
-        await self.set_slides_direction("inactive")
+        await self._negotiation.set_slides_direction("inactive")
 
     async def yield_presentation(self) -> None:
         """Someone took the floor from us: stop sending at once, give the floor back as Pexip's
@@ -64,46 +114,36 @@ class CallPresenting(CallBase):
         offer: the new presenter's own (``sendonly``) turns our line, and an offer of ours
         would only cross it; should the line still send after that, the call's supervisor
         renegotiates it (:meth:`slides_unsettled`)."""
-        self._require_slides("stop presenting")
-        self.presenting = False
-        self.slides.set_source(None)
+        self._require("stop presenting")
+        self._stop_sending()
         try:
             await self._signalling.release_floor()
         except PexbotError as exc:
-            log.info("call %s: release_floor after a takeover failed: %s", self, exc)
-        if self.options.direct_media:
-            self.slides_direction = "recvonly"
+            log.info("%r: release_floor after a takeover failed: %s", self, exc)
+        if self._options.direct_media:
+            self._negotiation.expect_slides("recvonly")
         else:
-            await self.set_slides_direction("recvonly")
+            await self._negotiation.set_slides_direction("recvonly")
 
     async def receive_presentation(self) -> None:
         """After ``presentation_start``: slides line recvonly; the track arrives via on_track."""
-        self._require_slides("receive presentation")
+        self._require("receive presentation")
         if self.presenting:
             await self.stop_presenting()
-        await self.set_slides_direction("recvonly")
+        await self._negotiation.set_slides_direction("recvonly")
 
     async def stop_receiving_presentation(self) -> None:
-        self._require_slides("stop receiving presentation")
+        self._require("stop receiving presentation")
         if not self.presenting:
-            await self.set_slides_direction("inactive")
+            await self._negotiation.set_slides_direction("inactive")
 
     def slides_unsettled(self) -> bool:
         """Direct media: the slides line, as last negotiated, contradicts what we do (we
         present and it does not send, or it sends while we do not). Offers of the two ends
         crossing while the floor moves can leave it so; :meth:`settle_slides` repairs it."""
-        peer = self._peer
-        if (
-            not self.options.direct_media
-            or "slides" not in self.roles
-            or peer is None
-            or self._closed
-            or self.waiting_for_peer
-            or self._update is not None
-            or self._lock.locked()
-        ):
+        if not self._options.direct_media or "slides" not in self._roles:
             return False
-        negotiated = peer.negotiated_direction("slides")
+        negotiated = self._negotiation.settled_slides_direction()
         if negotiated is None:
             return False
         sends = negotiated in ("sendonly", "sendrecv")
@@ -111,4 +151,11 @@ class CallPresenting(CallBase):
 
     async def settle_slides(self) -> None:
         """Offer the slides direction that matches what we do (see :meth:`slides_unsettled`)."""
-        await self.set_slides_direction("sendonly" if self.presenting else "recvonly")
+        await self._negotiation.set_slides_direction("sendonly" if self.presenting else "recvonly")
+
+    def _stop_sending(self) -> None:
+        self.presenting = False
+        self._slides.set_source(None)
+
+    def _require(self, what: str) -> None:
+        require_slides_line(self._roles, self._options, what)

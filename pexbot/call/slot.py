@@ -31,7 +31,8 @@ from typing import Any
 from pexbot.errors import CallError
 from pexbot.events import Event
 
-from .media_call import CALL_EVENTS, MediaCall
+from .media_call import MediaCall
+from .signalling import CALL_EVENTS
 
 log = logging.getLogger(__name__)
 

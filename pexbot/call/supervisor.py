@@ -20,17 +20,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pexbot import wire
 from pexbot.errors import PexbotError
+from pexbot.rtc.peer import Peer
 from pexbot.rtc.raw_stats import RawStream, StreamName
-from pexbot.rtc.restart import Verdict
+from pexbot.rtc.restart import RecoveryPolicy, Verdict
+from pexbot.rtc.sdp import MediaRole
 
-from .stats import CallStats
-
-if TYPE_CHECKING:
-    from .media_call import MediaCall
+from .media import CallMedia
+from .options import CallOptions
+from .signalling import CallState
+from .stats import CallStats, StatsTracker
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,43 @@ SETTLE_AFTER = 0.75
 SETTLE_TIMEOUT = 15.0
 
 
+class SupervisedCall(Protocol):
+    """What the supervisor watches and acts on (:class:`~pexbot.call.MediaCall` is one)."""
+
+    @property
+    def call_uuid(self) -> str | None: ...
+    @property
+    def current_peer(self) -> Peer | None: ...
+    @property
+    def state(self) -> CallState: ...
+    @property
+    def roles(self) -> list[MediaRole]: ...
+    @property
+    def options(self) -> CallOptions: ...
+    @property
+    def media(self) -> CallMedia: ...
+    @property
+    def policy(self) -> RecoveryPolicy: ...
+    @property
+    def waiting_for_peer(self) -> bool: ...
+    @property
+    def media_rejected(self) -> bool: ...
+    @property
+    def restarts(self) -> int: ...
+
+    async def restart(self, reason: str = "requested") -> bool: ...
+    def give_up(self, reason: str) -> None: ...
+    def slides_unsettled(self) -> bool: ...
+    async def settle_slides(self) -> None: ...
+
+
 class CallSupervisor:
-    """Owned by a :class:`~pexbot.call.MediaCall`, which runs :meth:`run` in a task."""
+    """Owned by a :class:`~pexbot.call.MediaCall`, which starts and stops it; owns the
+    statistics it samples (:attr:`tracker`)."""
 
     def __init__(
         self,
-        call: MediaCall,
+        call: SupervisedCall,
         *,
         post: StatisticsPoster | None = None,
         stats_interval: float | None = None,
@@ -58,6 +91,7 @@ class CallSupervisor:
         self._post = post
         self.stats_interval = stats_interval
         self._tick = tick
+        self.tracker = StatsTracker()
         self._next_stats = 0.0
         self._next_post: float | None = None
         self._unsettled_since: float | None = None
@@ -66,6 +100,21 @@ class CallSupervisor:
         #: statistics posted so far (and failed posts)
         self.posted = 0
         self.post_failures = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Watch in a task of its own, until :meth:`stop` (or the call gives up)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name=f"pexbot-call-supervisor-{self._call.call_uuid}"
+            )
+
+    async def stop(self) -> None:
+        """Cancel the watch and wait for it to end (from inside it: only forget it)."""
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})  # (suppressing CancelledError would eat ours)
 
     async def run(self) -> None:
         while True:
@@ -132,7 +181,7 @@ class CallSupervisor:
                 except Exception as exc:  # a connection closing under us
                     log.debug("sender statistics unavailable: %r", exc)
             raw[call.media.stream_of(role)] = call.media.raw(role, tx)
-        return call.tracker.update(
+        return self.tracker.update(
             now,
             raw,
             call_uuid=call.call_uuid,
@@ -156,7 +205,7 @@ class CallSupervisor:
         if now < self._next_post:
             return
         self._next_post = now + interval
-        body = call.tracker.latest.to_wire()
+        body = self.tracker.latest.to_wire()
         if body.audio is None and body.video is None and body.presentation is None:
             return  # nothing flowed: nothing to tell
         try:
