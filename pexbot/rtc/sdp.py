@@ -9,10 +9,12 @@ share (it keeps unknown lines verbatim, so a round trip changes nothing it was n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pexbot.errors import NegotiationError
 from pexbot.wire.base import CallType
 
 Direction = Literal["sendrecv", "sendonly", "recvonly", "inactive"]
@@ -35,7 +37,8 @@ class MediaSection:
 
     @property
     def port(self) -> int:
-        return int(self.lines[0].split(" ")[1])
+        # "9" or "9/2" (a port count); Sdp.parse has checked the form.
+        return int(self.lines[0].split(" ")[1].split("/", 1)[0])
 
     @property
     def formats(self) -> list[str]:
@@ -96,6 +99,7 @@ class Sdp:
             if not line.strip():
                 continue
             if line.startswith("m="):
+                _check_media_line(line, len(sdp.media))
                 sdp.media.append(MediaSection([line]))
             elif sdp.media:
                 sdp.media[-1].lines.append(line)
@@ -128,6 +132,16 @@ class Sdp:
         ufrag = section.value("ice-ufrag") or self.session_value("ice-ufrag")
         pwd = section.value("ice-pwd") or self.session_value("ice-pwd")
         return ufrag, pwd
+
+
+_MEDIA_LINE = re.compile(r"m=[a-z]+ [0-9]{1,5}(/[0-9]{1,5})? \S+( \S+)+")
+
+
+def _check_media_line(line: str, index: int) -> None:
+    """Remote SDP comes from the network: a broken ``m=`` line is a negotiation failure, typed,
+    rather than an IndexError deep in the munging."""
+    if not _MEDIA_LINE.fullmatch(line.rstrip()):
+        raise NegotiationError(f"malformed SDP: media line {index} is {line[:60]!r}")
 
 
 def split_attribute(line: str) -> tuple[str | None, str | None]:
