@@ -38,7 +38,8 @@ from pexbot.emulator.conference.node import Node
 from pexbot.emulator.conference.timers import Timers
 from pexbot.emulator.http.app import build_app
 from pexbot.emulator.http.traffic import Traffic
-from pexbot.emulator.media.backend import MediaBackend, MediaChoice, make_media_backend
+from pexbot.emulator.media.backend import MediaBackend, MediaChoice
+from pexbot.emulator.media.choice import make_media_backend
 
 from .config import EmulatorConfig
 

@@ -27,6 +27,10 @@ Order of checks, each ending in a 403 the client can act on:
 
 The string ``'none'`` in ``chosen_idp`` / ``sso_token`` / ``token`` means "absent", as the
 official client sends it.
+
+Once admitted: the participant the admission makes (:func:`new_client`: a Guest of a locked or
+not yet started room waits in ``waiting_room``) and what ``request_token`` answers it
+(:func:`token_result`).
 """
 
 from __future__ import annotations
@@ -36,9 +40,18 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from pexbot import wire
-from pexbot.emulator.config import ConferenceConfig
+from pexbot.emulator.config import ConferenceConfig, EmulatorConfig
 
-from .model import NOT_FOUND, ForbiddenError, NotFoundError, Role
+from .model import (
+    NOT_FOUND,
+    Conference,
+    ForbiddenError,
+    NotFoundError,
+    Participant,
+    Role,
+    Room,
+    new_uuid,
+)
 from .tokens import Ticket
 
 INVALID_PIN = "Invalid PIN"
@@ -160,3 +173,86 @@ def admit(
     idp_uuid = sso_step(conf, body, sso_ticket, conference_id_of(conf), base_url, version)
     role = decide_role(conf, pin, version, extension)
     return Admission(conference_config=conf, role=role, idp_uuid=idp_uuid)
+
+
+# -- the admitted participant and its answer --------------------------------------------------
+
+
+def service_type_for(conference: Conference, room: Room, role: Role) -> str:
+    if role == "GUEST" and (room.locked or not room.started):
+        return "waiting_room"
+    return conference.config.service_type
+
+
+def new_client(
+    conference: Conference,
+    room: Room,
+    role: Role,
+    alias: str,
+    body: wire.RequestTokenBody,
+    idp_uuid: str | None,
+    start_time: float,
+) -> Participant:
+    participant = Participant(
+        uuid=new_uuid(),
+        display_name=body.display_name,
+        role=role,
+        conference_id=conference.id,
+        room_id=room.id,
+        service_type=service_type_for(conference, room, role),
+        start_time=start_time,
+        join_alias=alias,
+        call_tag=body.call_tag or "",
+        supports_direct_chat=bool(body.supports_direct_chat),
+        idp_uuid=idp_uuid,
+        vendor="pexbot-emulator client",
+    )
+    if role == "GUEST" and room.guests_muted:
+        participant.is_muted = participant.muted_by_host = True
+    return participant
+
+
+def format_expires(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
+def token_result(
+    conference: Conference,
+    p: Participant,
+    token: str,
+    lifetime: float,
+    *,
+    version: wire.Version,
+    config: EmulatorConfig,
+) -> wire.RequestTokenResult:
+    cfg = conference.config
+    return wire.RequestTokenResult(
+        token=token,
+        expires=format_expires(lifetime),
+        participant_uuid=p.uuid,
+        display_name=p.display_name,
+        role=p.role,
+        version=version,
+        current_service_type=p.service_type,  # type: ignore[arg-type]
+        service_type=cfg.service_type,
+        conference_name=conference.name,
+        call_tag=p.call_tag,
+        call_type=cfg.call_type,
+        allow_1080p=True,
+        analytics_enabled=False,
+        chat_enabled=cfg.chat_enabled,
+        fecc_enabled=False,
+        rtmp_enabled=False,
+        guests_can_present=cfg.guests_can_present,
+        vp9_enabled=False,
+        trickle_ice_enabled=True,
+        direct_media=cfg.direct_media,
+        use_relay_candidates_only=False,
+        pex_datachannel_id=1 if cfg.direct_media else None,
+        client_stats_update_interval=cfg.stats_interval_ms if cfg.direct_media else None,
+        breakout_rooms=cfg.breakout_rooms,
+        idp_uuid=p.idp_uuid,
+        # An empty list breaks Chromium (official-client-flow §18): omit instead.
+        stun=[wire.StunServer(url=u) for u in config.stun] or None,
+        turn=[wire.TurnServer(**t.model_dump()) for t in config.turn] or None,
+    )

@@ -25,7 +25,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from aiortc.mediastreams import MediaStreamTrack
 from av import AudioFrame, VideoFrame
@@ -34,13 +34,11 @@ from media.clock import MediaClock
 from media.synthetic import PatternVideoSource, SilenceAudioSource, ToneAudioSource
 from media.tone import ToneSpec
 from pexbot.emulator.config import BuiltinParticipant
-from pexbot.emulator.media.backend import CallContext
+from pexbot.emulator.media.backend import CallContext, MediaBackend
 from pexbot.rtc.sdp import MediaRole
 
-from .model import Conference, Participant, new_uuid
-
-if TYPE_CHECKING:
-    from .node import Node
+from .model import Conference, Participant, Room, new_uuid
+from .timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +171,28 @@ def make_sources(
 # -- the node's side ----------------------------------------------------------------------------
 
 
+class BuiltinsHost(Protocol):
+    """What the built-ins need of the node (:class:`.node.Node` is one)."""
+
+    @property
+    def media(self) -> MediaBackend: ...
+
+    @property
+    def timers(self) -> Timers: ...
+
+    @property
+    def conferences(self) -> Mapping[str, Conference]: ...
+
+    @property
+    def participants(self) -> Mapping[str, Participant]: ...
+
+    def wall(self) -> float: ...
+
+    def add_to_room(self, participant: Participant, room: Room) -> None:
+        """Join as any participant does: roster events, media views."""
+        ...
+
+
 @dataclass(frozen=True)
 class Running:
     """A built-in's media in one room's router."""
@@ -192,7 +212,7 @@ class Builtins:
     node's timers.
     """
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: BuiltinsHost) -> None:
         self._node = node
         self._started: set[str] = set()  # conferences whose built-ins have joined
         self._specs: dict[str, tuple[BuiltinParticipant, int]] = {}  # uuid → (spec, first frame)

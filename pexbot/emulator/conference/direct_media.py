@@ -38,17 +38,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from pexbot import wire
 from pexbot.emulator.media.path_relay import PathRelay
 from pexbot.wire.events import SplashScreenData
 
 from .direct_media_legs import Held, Leg, Route
+from .events import EventBus
 from .model import BadRequestError, Call, Conference, ForbiddenError, Participant
-
-if TYPE_CHECKING:
-    from .node import Node
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +60,24 @@ AUDIO_ONLY = "direct_media_other_participants_audio_only"
 
 
 class DirectMediaHub:
-    """Every direct-media leg of one node (by call uuid), and the path relay."""
+    """Every direct-media leg of one node (by call uuid), and the path relay.
 
-    def __init__(self, node: Node) -> None:
-        self._node = node
+    It reads the node's participants and conferences (splash screens depend on who is there)
+    and sends events on its bus; ``answer_timeout`` is how long an offer waits for its ack.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        participants: Mapping[str, Participant],
+        conferences: Mapping[str, Conference],
+        answer_timeout: float,
+    ) -> None:
+        self._bus = bus
+        self._participants = participants
+        self._conferences = conferences
+        self._answer_timeout = answer_timeout
         self._legs: dict[str, Leg] = {}
         self.relay = PathRelay()
         self.candidates_relayed = 0
@@ -177,7 +189,7 @@ class DirectMediaHub:
             peer.held.settle(None)
         peer.reset()
         if had_far_end:
-            self._node.bus.send(peer.participant_uuid, "peer_disconnect", None)
+            self._bus.send(peer.participant_uuid, "peer_disconnect", None)
             self._splash_waiting(peer)
         return True
 
@@ -206,11 +218,11 @@ class DirectMediaHub:
             "update" if kind == "update" else "calls", asyncio.get_running_loop().create_future()
         )
         leg.held = held
-        self._node.bus.send(peer.participant_uuid, event, {"sdp": outbound})
+        self._bus.send(peer.participant_uuid, event, {"sdp": outbound})
         for early in ready:
             self._forward(leg, peer, early)
         try:
-            async with asyncio.timeout(self._node.config.direct_media_answer_timeout):
+            async with asyncio.timeout(self._answer_timeout):
                 return await held.future
         except TimeoutError:
             self._answer_timed_out(leg, held)
@@ -227,7 +239,7 @@ class DirectMediaHub:
         for side in silent:
             if side.held is not None and side is not leg:
                 side.held.settle(None)
-            self._node.bus.send(side.participant_uuid, "peer_disconnect", None)
+            self._bus.send(side.participant_uuid, "peer_disconnect", None)
             side.reset()
             self._splash_waiting(side)
 
@@ -246,22 +258,21 @@ class DirectMediaHub:
             self.candidates_dropped += 1
             return
         data = leg.candidate_event(body, candidate)
-        self._node.bus.send(peer.participant_uuid, "new_candidate", data)
+        self._bus.send(peer.participant_uuid, "new_candidate", data)
         self.candidates_relayed += 1
 
     def _splash_waiting(self, leg: Leg) -> None:
-        node = self._node
-        participant = node.participants.get(leg.participant_uuid)
-        conference = node.conferences.get(leg.conference_id)
+        participant = self._participants.get(leg.participant_uuid)
+        conference = self._conferences.get(leg.conference_id)
         if participant is None or conference is None:
             return
         host_here = any(p.kind == "client" and p.is_host for p in conference.participants())
         key = WAITING_FOR_HOST if participant.role == "GUEST" and not host_here else WELCOME
-        node.bus.send(participant.uuid, "splash_screen", SplashScreenData(screen_key=key).body())
+        self._bus.send(participant.uuid, "splash_screen", SplashScreenData(screen_key=key).body())
 
     def _splash_connected(self, a: Leg, b: Leg) -> None:
         for leg, far in ((a, b), (b, a)):
             data = None
             if far.audio_only and not leg.audio_only:
                 data = SplashScreenData(screen_key=AUDIO_ONLY).body()
-            self._node.bus.send(leg.participant_uuid, "splash_screen", data)
+            self._bus.send(leg.participant_uuid, "splash_screen", data)

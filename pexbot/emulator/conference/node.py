@@ -1,4 +1,4 @@
-"""The emulated Conferencing Node: conferences, participants, tokens and the events they cause.
+"""The emulated Conferencing Node: joins, leaves and tokens; its parts do the rest.
 
 Everything here is synchronous and runs on the event loop, so each request's state change is
 atomic. Time comes from injected clocks (``now``: monotonic, for tokens; ``wall``: Unix time,
@@ -9,7 +9,14 @@ working for ``refresh_grace`` seconds (requests already in flight); a participan
 tokens is valid any more is removed (``disconnect {reason: "Token expired"}`` to it,
 ``participant_delete`` to the others) by the sweeper. A conference whose last caller leaves
 ends: its state (lock, layout, breakouts...) starts afresh; an auto-created VMR is forgotten.
-Events are in :mod:`.room_events`.
+
+The node is made of parts, each owning its state and handed only what it needs (none of them
+imports the node): :class:`.registry.Registry` (where everything is),
+:class:`.room_events.RoomEvents` (roster, stream sync and presentation events),
+:class:`.stage_views.StageViews` (stage, layouts, the views a composing backend paints),
+:class:`.presentation.PresentationMedia`, :class:`.direct_media.DirectMediaHub` and
+:class:`.builtin.Builtins`. The node wires them, and keeps the methods the ``ops_*`` modules,
+the HTTP layer and tests call on it.
 """
 
 from __future__ import annotations
@@ -17,16 +24,18 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
-from pexbot import wire
 from pexbot.emulator.config import ConferenceConfig, EmulatorConfig, normalise_alias
 from pexbot.emulator.media.backend import ComposingBackend, MediaBackend, PolicyBackend
+from pexbot.wire import RefreshTokenResult, RequestTokenBody, RequestTokenResult, Version
 
-from .admission import admit, present
+from . import presentation
+from .admission import admit, format_expires, new_client, present, token_result
 from .builtin import Builtins
 from .call_stats import StatsStore
 from .direct_media import DirectMediaHub
-from .events import EventBus
+from .events import EventBus, EventChannel
 from .model import (
     INVALID_TOKEN,
     NOT_FOUND,
@@ -39,8 +48,9 @@ from .model import (
     UnavailableError,
     new_uuid,
 )
-from .presentation import PresentationMedia
+from .registry import Registry
 from .room_events import RoomEvents
+from .stage_views import StageViews
 from .timers import Timers
 from .tokens import Ticket, TicketStore, TokenStore
 
@@ -51,11 +61,7 @@ def captions_key(participant: Participant) -> str:
     return f"{participant.uuid}:captions"
 
 
-def format_expires(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
-
-
-class Node(RoomEvents):
+class Node:
     def __init__(
         self,
         config: EmulatorConfig,
@@ -65,7 +71,6 @@ class Node(RoomEvents):
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__()
         self.config = config
         self.media = media
         self.timers = timers
@@ -75,91 +80,130 @@ class Node(RoomEvents):
         self.tokens = TokenStore(grace=config.refresh_grace)
         self.tickets = TicketStore()
         self.bus = EventBus(queue_size=config.event_queue_size, log_limit=config.traffic_limit)
-        self.version = wire.Version(
-            version_id=config.version_id, pseudo_version=config.pseudo_version
-        )
-        self.conferences: dict[str, Conference] = {}
-        self.participants: dict[str, Participant] = {}
+        self.version = Version(version_id=config.version_id, pseudo_version=config.pseudo_version)
         self.released: list[tuple[str, str]] = []  # (participant uuid, reason) in order
+        #: conferences by id and alias, participants by uuid (.registry)
+        self.registry = Registry(config.conferences, default_vmr=config.default_vmr, wall=wall)
+        #: roster fan-out, event-stream sync, presentation events (.room_events)
+        self.room_events = RoomEvents(self.bus, self.registry)
+        #: the stage, layouts and the views a composing backend paints (.stage_views)
+        self.stage_views = StageViews(
+            bus=self.bus,
+            emit_room=self.room_events.emit_room,
+            registry=self.registry,
+            media=media,
+            timers=timers,
+            now=now,
+            on_refresh=self._sync_room_media,
+        )
+        if isinstance(media, ComposingBackend):
+            media.set_voice_listener(self.stage_views)
         #: direct-media conferences: legs, offer/answer brokering, the path relay
-        self.direct_media = DirectMediaHub(self)
+        self.direct_media = DirectMediaHub(
+            self.bus,
+            participants=self.participants,
+            conferences=self.conferences,
+            answer_timeout=config.direct_media_answer_timeout,
+        )
         #: statistics POSTed by clients, by participant uuid (.call_stats)
         self.statistics = StatsStore()
         #: media backend open_call count by conference alias (0 for direct media)
         self.media_opens: Counter[str] = Counter()
-        self._aliases: dict[str, str] = {}
-        for conf in config.conferences:
-            self._create_conference(conf, auto=False)
-        if isinstance(media, ComposingBackend):
-            media.set_voice_listener(self)
         #: floor → media routers, presentation JPEGs and ``presentation_frame`` events
-        self.presentation = PresentationMedia(self)
+        self.presentation = presentation.PresentationMedia(
+            bus=self.bus, media=media, timers=timers, conferences=self.conferences
+        )
         #: the conferences' built-in participants and their media (.builtin)
         self.builtins = Builtins(self)
 
-    # -- presentation (the floor rules are in .presentation) -----------------------------------
+    # -- lookups (.registry) ------------------------------------------------------------------
 
-    def stop_presentation(self, room: Room) -> None:
-        super().stop_presentation(room)
-        self.presentation.stopped(room)
+    @property
+    def conferences(self) -> dict[str, Conference]:
+        return self.registry.conferences
+
+    @property
+    def participants(self) -> dict[str, Participant]:
+        return self.registry.participants
+
+    def conference_of(self, participant: Participant) -> Conference:
+        return self.registry.conference_of(participant)
+
+    def room_of(self, participant: Participant) -> Room:
+        return self.registry.room_of(participant)
+
+    def conference_by_alias(self, alias: str) -> Conference | None:
+        return self.registry.by_alias(alias)
+
+    def conference_for_alias(self, alias: str) -> Conference | None:
+        """The conference an alias names; with ``default_vmr`` an unknown alias makes one."""
+        return self.registry.for_alias(alias)
+
+    # -- events and views (.room_events, .stage_views) ----------------------------------------
+
+    def wire(self, participant: Participant) -> dict[str, Any]:
+        return self.room_events.wire(participant)
+
+    def emit_room(
+        self,
+        room: Room,
+        event: str,
+        data: Any,
+        *,
+        exclude: str | None = None,
+        only: Callable[[Participant], bool] | None = None,
+    ) -> None:
+        self.room_events.emit_room(room, event, data, exclude=exclude, only=only)
+
+    def conference_updated(self, room: Room) -> None:
+        self.room_events.conference_updated(room)
+
+    def announce_breakout(self, host: Participant, breakout: Room) -> None:
+        self.room_events.announce_breakout(host, breakout)
+
+    def participant_updated(self, participant: Participant) -> None:
+        self.room_events.participant_updated(participant)
+        # A mute or an rx-presentation change takes effect in the media with its event.
+        self.sync_media_policy(self.room_of(participant))
 
     def refresh_media_views(self, room: Room) -> None:
-        super().refresh_media_views(room)
+        self.stage_views.refresh(room)  # its on_refresh then re-tells the room's media
+
+    def voice_activity(self, room_id: str, participant_uuid: str, speaking: bool) -> None:
+        self.stage_views.voice_activity(room_id, participant_uuid, speaking)
+
+    def open_stream(self, participant: Participant) -> EventChannel:
+        room = self.room_of(participant)
+        return self.room_events.open_stream(
+            participant,
+            stage=self.stage_views.stage(room),
+            layout=self.stage_views.stream_layout(participant, room),
+        )
+
+    def resync(self, participant: Participant) -> None:
+        """The participant changed room: every stream of it gets the new room's roster."""
+        room = self.room_of(participant)
+        self.room_events.resync(participant, stage=self.stage_views.stage(room))
+        self.stage_views.participant_moved(participant)
+        if isinstance(self.media, ComposingBackend):
+            self.media.participant_moved(participant.uuid, room.id)
+        self.refresh_media_views(room)
+
+    # -- the media that goes with the views ---------------------------------------------------
+
+    def stop_presentation(self, room: Room) -> None:
+        presentation.stop_presentation(self, room)
+
+    def _sync_room_media(self, room: Room) -> None:
         # Routers are made with a room's first call: each refresh re-tells them the floor.
         self.presentation.sync_media(room)
         self.sync_media_policy(room)
         self.builtins.sync(room.conference_id)
 
-    def participant_updated(self, participant: Participant) -> None:
-        super().participant_updated(participant)
-        # A mute or an rx-presentation change takes effect in the media with its event.
-        self.sync_media_policy(self.room_of(participant))
-
     def sync_media_policy(self, room: Room) -> None:
         """Tell a policy-enforcing backend the room's mutes and presentation denials."""
         if isinstance(self.media, PolicyBackend):
             self.media.set_policy(room.id, room.media_policy())
-
-    # -- conferences --------------------------------------------------------------------------
-
-    def _create_conference(self, conf: ConferenceConfig, *, auto: bool) -> Conference:
-        conference_id = new_uuid()
-        conference = Conference(conference_id, conf, self._fresh_room(conference_id, conf), auto)
-        self.conferences[conference_id] = conference
-        for alias in conf.aliases:
-            self._aliases[normalise_alias(alias)] = conference_id
-        return conference
-
-    def _fresh_room(self, conference_id: str, conf: ConferenceConfig) -> Room:
-        return Room(
-            id=conference_id,
-            conference_id=conference_id,
-            locked=conf.locked,
-            guests_can_unmute=conf.guests_can_unmute,
-            created_at=self.wall(),
-        )
-
-    def conference_by_alias(self, alias: str) -> Conference | None:
-        conference_id = self._aliases.get(normalise_alias(alias))
-        return self.conferences.get(conference_id) if conference_id else None
-
-    def conference_for_alias(self, alias: str) -> Conference | None:
-        """The conference an alias names; with ``default_vmr`` an unknown alias makes one."""
-        found = self.conference_by_alias(alias)
-        if found is None and self.config.default_vmr and alias.strip():
-            name = alias.strip()
-            found = self._create_conference(ConferenceConfig(aliases=[name], name=name), auto=True)
-        return found
-
-    def _config_for_alias(self, alias: str) -> ConferenceConfig | None:
-        conference = self.conference_by_alias(alias)
-        return conference.config if conference else None
-
-    def _conference_for_config(self, conf: ConferenceConfig) -> Conference:
-        conference = self.conference_by_alias(conf.aliases[0])
-        if conference is None:
-            conference = self._create_conference(conf, auto=True)
-        return conference
 
     def _end_conference_if_empty(self, conference: Conference) -> None:
         """Infinity ends a conference when its last caller leaves; state starts afresh."""
@@ -168,22 +212,16 @@ class Node(RoomEvents):
         for p in conference.participants():
             self._forget(p)
         for room in conference.rooms():
-            self.forget_room_views(room)
+            self.stage_views.forget_room(room)
         self.timers.cancel_key(conference.id)
-        if conference.auto:
-            del self.conferences[conference.id]
-            for alias in conference.config.aliases:
-                self._aliases.pop(normalise_alias(alias), None)
-        else:
-            conference.breakouts.clear()
-            conference.main = self._fresh_room(conference.id, conference.config)
+        self.registry.end(conference)
         self.builtins.conference_ended(conference.id)
 
     # -- joining and leaving ------------------------------------------------------------------
 
     def request_token(
-        self, alias: str, body: wire.RequestTokenBody, pin: str | None, base_url: str
-    ) -> wire.RequestTokenResult:
+        self, alias: str, body: RequestTokenBody, pin: str | None, base_url: str
+    ) -> RequestTokenResult:
         if self.maintenance:
             raise UnavailableError(MAINTENANCE)
         now = self.now()
@@ -201,7 +239,7 @@ class Node(RoomEvents):
             role: Role = "HOST" if ticket.role == "HOST" else "GUEST"
             idp_uuid = ticket.idp_uuid
         else:
-            conf = self._config_for_alias(alias)
+            conf = self.registry.config_for(alias)
             if conf is None:
                 if not self.config.default_vmr:
                     raise NotFoundError(NOT_FOUND)
@@ -209,87 +247,22 @@ class Node(RoomEvents):
             sso_secret = present(body.sso_token)
             admission = admit(
                 conf=conf,
-                resolve=self._config_for_alias,
-                conference_id_of=lambda c: self._conference_for_config(c).id,
+                resolve=self.registry.config_for,
+                conference_id_of=lambda c: self.registry.for_config(c).id,
                 body=body,
                 pin=pin,
                 sso_ticket=self.tickets.peek(sso_secret, now) if sso_secret else None,
                 base_url=base_url,
                 version=self.version,
             )
-            conference = self._conference_for_config(admission.conference_config)
+            conference = self.registry.for_config(admission.conference_config)
             room, role, idp_uuid = conference.main, admission.role, admission.idp_uuid
-        participant = self._new_client(conference, room, role, alias, body, idp_uuid)
+        participant = new_client(conference, room, role, alias, body, idp_uuid, self.wall())
         lifetime = self.config.lifetime_of(conference.config)
         token = self.tokens.issue(participant.uuid, lifetime, now)
         self.add_to_room(participant, room)
-        return self._token_result(conference, participant, token, lifetime)
-
-    def _new_client(
-        self,
-        conference: Conference,
-        room: Room,
-        role: Role,
-        alias: str,
-        body: wire.RequestTokenBody,
-        idp_uuid: str | None,
-    ) -> Participant:
-        participant = Participant(
-            uuid=new_uuid(),
-            display_name=body.display_name,
-            role=role,
-            conference_id=conference.id,
-            room_id=room.id,
-            service_type=self.service_type_for(conference, room, role),
-            start_time=self.wall(),
-            join_alias=alias,
-            call_tag=body.call_tag or "",
-            supports_direct_chat=bool(body.supports_direct_chat),
-            idp_uuid=idp_uuid,
-            vendor="pexbot-emulator client",
-        )
-        if role == "GUEST" and room.guests_muted:
-            participant.is_muted = participant.muted_by_host = True
-        return participant
-
-    def service_type_for(self, conference: Conference, room: Room, role: Role) -> str:
-        if role == "GUEST" and (room.locked or not room.started):
-            return "waiting_room"
-        return conference.config.service_type
-
-    def _token_result(
-        self, conference: Conference, p: Participant, token: str, lifetime: float
-    ) -> wire.RequestTokenResult:
-        cfg = conference.config
-        return wire.RequestTokenResult(
-            token=token,
-            expires=format_expires(lifetime),
-            participant_uuid=p.uuid,
-            display_name=p.display_name,
-            role=p.role,
-            version=self.version,
-            current_service_type=p.service_type,  # type: ignore[arg-type]
-            service_type=cfg.service_type,
-            conference_name=conference.name,
-            call_tag=p.call_tag,
-            call_type=cfg.call_type,
-            allow_1080p=True,
-            analytics_enabled=False,
-            chat_enabled=cfg.chat_enabled,
-            fecc_enabled=False,
-            rtmp_enabled=False,
-            guests_can_present=cfg.guests_can_present,
-            vp9_enabled=False,
-            trickle_ice_enabled=True,
-            direct_media=cfg.direct_media,
-            use_relay_candidates_only=False,
-            pex_datachannel_id=1 if cfg.direct_media else None,
-            client_stats_update_interval=cfg.stats_interval_ms if cfg.direct_media else None,
-            breakout_rooms=cfg.breakout_rooms,
-            idp_uuid=p.idp_uuid,
-            # An empty list breaks Chromium (official-client-flow §18): omit instead.
-            stun=[wire.StunServer(url=u) for u in self.config.stun] or None,
-            turn=[wire.TurnServer(**t.model_dump()) for t in self.config.turn] or None,
+        return token_result(
+            conference, participant, token, lifetime, version=self.version, config=self.config
         )
 
     def add_to_room(self, participant: Participant, room: Room) -> None:
@@ -327,21 +300,20 @@ class Node(RoomEvents):
         participant = self.participants.get(record.participant_uuid) if record else None
         if participant is None:
             raise ForbiddenError(INVALID_TOKEN)
-        key = normalise_alias(alias)
-        if key != normalise_alias(participant.join_alias) and (
-            self._aliases.get(key) != participant.conference_id
+        if normalise_alias(alias) != normalise_alias(participant.join_alias) and (
+            not self.registry.names(alias, participant.conference_id)
         ):
             raise ForbiddenError(INVALID_TOKEN)
         return participant
 
-    def refresh_token(self, token: str | None) -> wire.RefreshTokenResult:
+    def refresh_token(self, token: str | None) -> RefreshTokenResult:
         refreshed = self.tokens.refresh(token or "", self.now()) if token else None
         if refreshed is None:
             raise ForbiddenError(INVALID_TOKEN)
         new, record = refreshed
         participant = self.participants[record.participant_uuid]
         cfg = self.conference_of(participant).config
-        return wire.RefreshTokenResult(
+        return RefreshTokenResult(
             token=new,
             expires=format_expires(record.lifetime),
             role=participant.role,
@@ -385,8 +357,7 @@ class Node(RoomEvents):
         self.timers.cancel_key(captions_key(participant))
         self.tokens.revoke_all(participant.uuid)
         self.bus.close_participant(participant.uuid, "participant left")
-        self._last_layout.pop(participant.uuid, None)
-        self.forget_speaker(participant)
+        self.stage_views.participant_left(participant)
         conference = self.conferences.get(participant.conference_id)
         room = conference.room(participant.room_id) if conference else None
         if room is not None:

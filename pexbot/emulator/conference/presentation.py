@@ -42,21 +42,25 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from pexbot.emulator.media.backend import MediaBackend
+
 from . import assets
-from .model import ForbiddenError, NotFoundError, Participant, Room
+from .events import EventBus
+from .model import Conference, ForbiddenError, NotFoundError, Participant, Room
+from .room_events import RoomEvents
+from .timers import Timers
 
 if TYPE_CHECKING:
     from av import VideoFrame
 
     from pexbot.emulator.media.router import Leg
-
-    from .node import Node
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +131,26 @@ def encode_image(frame: VideoFrame, frame_id: str) -> PresentationImage:
 # -- the floor ------------------------------------------------------------------------------------
 
 
-def take_floor(node: Node, room: Room, p: Participant) -> None:
+class FloorHost(Protocol):
+    """What the floor rules need of the node (:class:`.node.Node` is one)."""
+
+    @property
+    def conferences(self) -> Mapping[str, Conference]: ...
+
+    @property
+    def room_events(self) -> RoomEvents: ...
+
+    @property
+    def presentation(self) -> PresentationMedia: ...
+
+    def room_of(self, participant: Participant) -> Room: ...
+
+    def participant_updated(self, participant: Participant) -> None:
+        """``participant_update`` to the room, and its media told the new policy."""
+        ...
+
+
+def take_floor(node: FloorHost, room: Room, p: Participant) -> None:
     """``take_floor``: ``p`` presents from now on (the floor moves if someone else had it)."""
     conference = node.conferences[room.conference_id]
     if not p.is_host and not conference.config.guests_can_present:
@@ -143,38 +166,38 @@ def take_floor(node: Node, room: Room, p: Participant) -> None:
     room.presenter_uuid = p.uuid
     p.is_presenting = True
     node.participant_updated(p)
-    # The previous presenter is in the room and not excluded: this tells it to stop.
-    node.emit_room(
-        room,
-        "presentation_start",
-        node.presentation_data(p),
-        exclude=p.uuid,
-        only=lambda other: other.rx_presentation or other is previous,
-    )
-    if previous is not None and not previous.rx_presentation and previous.kind == "client":
-        node.bus.send(previous.uuid, "presentation_stop", None)
+    node.room_events.presentation_started(room, p, previous)
     node.presentation.started(room)
 
 
-def set_rx_presentation(node: Node, p: Participant, allowed: bool) -> bool:
+def set_rx_presentation(node: FloorHost, p: Participant, allowed: bool) -> bool:
     """``allowrxpresentation`` / ``denyrxpresentation``: see the module docstring."""
     changed = p.rx_presentation != allowed
     p.rx_presentation = allowed
     node.participant_updated(p)  # also re-tells the room's media who is denied
     room = node.room_of(p)
     presenter = room.participants.get(room.presenter_uuid or "")
-    if changed and presenter is not None and presenter is not p and p.kind == "client":
-        if allowed:
-            node.bus.send(p.uuid, "presentation_start", node.presentation_data(presenter))
-        else:
-            node.bus.send(p.uuid, "presentation_stop", None)
+    if changed and presenter is not None and presenter is not p:
+        node.room_events.reception_changed(p, presenter)
     return True
 
 
-def release_floor(node: Node, room: Room, p: Participant) -> None:
+def release_floor(node: FloorHost, room: Room, p: Participant) -> None:
     """``release_floor``: ends the presentation if ``p`` holds the floor, else nothing."""
     if room.presenter_uuid == p.uuid:
-        node.stop_presentation(room)
+        stop_presentation(node, room)
+
+
+def stop_presentation(node: FloorHost, room: Room) -> None:
+    """Nobody presents in ``room`` any more (released, left, moved to another room)."""
+    presenter = room.participants.get(room.presenter_uuid or "")
+    room.presenter_uuid = None
+    if presenter is not None:
+        presenter.is_presenting = False
+    node.room_events.presentation_stopped(room, presenter)
+    if presenter is not None:
+        node.participant_updated(presenter)
+    node.presentation.stopped(room)
 
 
 # -- media and pictures ---------------------------------------------------------------------------
@@ -185,13 +208,21 @@ class PresentationMedia:
 
     def __init__(
         self,
-        node: Node,
         *,
+        bus: EventBus,
+        media: MediaBackend,
+        timers: Timers,
+        conferences: Mapping[str, Conference],
         frame_interval: float = 1.0,
         poll: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._node = node
+        self._bus = bus
+        self._media = media
+        self._timers = timers
+        self._conferences = conferences
+        #: the SSE ``id`` of each ``presentation_frame``, which the JPEG routes want back
+        self._frame_ids = itertools.count(1)
         #: least time between two ``presentation_frame`` events of one room
         self.frame_interval = frame_interval
         self._poll = poll
@@ -206,27 +237,26 @@ class PresentationMedia:
 
     def started(self, room: Room) -> None:
         """Someone took the floor of ``room`` (called after the events went out)."""
-        node = self._node
-        node.timers.cancel_key(self._key(room))
+        self._timers.cancel_key(self._key(room))
         self._images.pop(room.id, None)
         self.sync_media(room)
         presenter = room.presenter_uuid
         if presenter is None:
             return
         if self._sees_media(room):
-            node.timers.spawn(self._tick(room, presenter), key=self._key(room))
+            self._timers.spawn(self._tick(room, presenter), key=self._key(room))
         else:
-            self._announce(room, presenter, str(next(node.frame_ids)))
+            self._announce(room, presenter, str(next(self._frame_ids)))
 
     def stopped(self, room: Room) -> None:
         """Nobody presents in ``room`` any more."""
-        self._node.timers.cancel_key(self._key(room))
+        self._timers.cancel_key(self._key(room))
         self._images.pop(room.id, None)
         self.sync_media(room)
 
     def sync_media(self, room: Room) -> None:
         """Tell the room's router who has the floor (idempotent; cheap)."""
-        media = self._node.media
+        media = self._media
         if not isinstance(media, RoutedMedia):
             return
         router = media.router(room.id)
@@ -252,12 +282,12 @@ class PresentationMedia:
     # -- internals ------------------------------------------------------------------------------
 
     def _sees_media(self, room: Room) -> bool:
-        conference = self._node.conferences.get(room.conference_id)
+        conference = self._conferences.get(room.conference_id)
         direct = conference is not None and bool(conference.config.direct_media)
-        return isinstance(self._node.media, RoutedMedia) and not direct
+        return isinstance(self._media, RoutedMedia) and not direct
 
     def _presenter_leg(self, room: Room, presenter: str) -> Leg | None:
-        media = self._node.media
+        media = self._media
         router = media.router(room.id) if isinstance(media, RoutedMedia) else None
         if not isinstance(router, FloorRouter):
             return None
@@ -281,7 +311,7 @@ class PresentationMedia:
             if count == seen or not isinstance(frame, VideoFrame):
                 continue
             seen = count
-            frame_id = str(next(self._node.frame_ids))
+            frame_id = str(next(self._frame_ids))
             image = await asyncio.to_thread(encode_image, frame, frame_id)
             if room.presenter_uuid != presenter:
                 return  # the floor moved while encoding
@@ -293,4 +323,4 @@ class PresentationMedia:
         self.frames_sent[room.id] = self.frames_sent.get(room.id, 0) + 1
         for uuid, other in list(room.participants.items()):
             if uuid != presenter and other.kind == "client" and other.rx_presentation:
-                self._node.bus.send(uuid, "presentation_frame", None, id=frame_id)
+                self._bus.send(uuid, "presentation_frame", None, id=frame_id)

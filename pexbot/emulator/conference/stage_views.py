@@ -1,8 +1,8 @@
 """The stage and what each participant is shown: ``stage`` and ``layout`` events, and the views
 a composing media backend paints.
 
-The node is the single source of truth for layouts: for every participant it decides the
-layout and the participants in tile order (:class:`.media.MediaView`), sends that list as the
+:class:`StageViews` is the single source of truth for layouts: for every participant it decides
+the layout and the participants in tile order (:class:`.media.MediaView`), sends that list as the
 ``layout`` event's ``participants`` and hands the same views to a composing backend
 (:class:`.media.ComposingBackend`), which paints exactly them. So what an event says and what
 the picture shows agree by construction.
@@ -27,11 +27,15 @@ from pexbot.wire import events as wire_events
 
 from . import assets
 from .events import EventBus
-from .model import Conference, Participant, Room
+from .model import Participant, Room
+from .registry import Registry
 from .timers import Timers
 
 #: seconds between two voice-driven stage publications of one room
 STAGE_INTERVAL = 0.5
+
+#: sends one event to a room (:meth:`.room_events.RoomEvents.emit_room`)
+EmitRoom = Callable[[Room, str, Any], None]
 
 
 def stage_key(room_id: str) -> str:
@@ -39,19 +43,35 @@ def stage_key(room_id: str) -> str:
 
 
 class StageViews:
-    bus: EventBus
-    conferences: dict[str, Conference]
-    participants: dict[str, Participant]
-    media: MediaBackend
-    timers: Timers
-    now: Callable[[], float]
+    """What every participant is shown, and the events that say so.
 
-    def __init__(self) -> None:
-        self._last_layout: dict[str, Any] = {}
-        self._last_stage: dict[str, Any] = {}
-        self._speakers: dict[str, StageOrder] = {}
-        self._last_publish: dict[str, float] = {}
-        self._publish_pending: set[str] = set()
+    ``on_refresh`` runs after each publication of a room (roster-driven or voice-driven
+    alike): the node re-tells the room's media what goes with the views (the floor, mutes).
+    """
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        emit_room: EmitRoom,
+        registry: Registry,
+        media: MediaBackend,
+        timers: Timers,
+        now: Callable[[], float],
+        on_refresh: Callable[[Room], None] = lambda room: None,
+    ) -> None:
+        self._bus = bus
+        self._emit_room = emit_room
+        self._registry = registry
+        self._media = media
+        self._timers = timers
+        self._now = now
+        self._on_refresh = on_refresh
+        self._last_layout: dict[str, Any] = {}  # by participant uuid
+        self._last_stage: dict[str, Any] = {}  # by room id
+        self._speakers: dict[str, StageOrder] = {}  # by room id
+        self._last_publish: dict[str, float] = {}  # by room id
+        self._publish_pending: set[str] = set()  # room ids
 
     # -- what each participant sees ---------------------------------------------------------
 
@@ -62,7 +82,8 @@ class StageViews:
             order = StageOrder()  # nobody heard yet: spotlight, then join order
         return order.order(media)
 
-    def _stage(self, room: Room) -> list[dict[str, Any]]:
+    def stage(self, room: Room) -> list[dict[str, Any]]:
+        """The ``stage`` event of the room as it is now."""
         order = self._speakers.get(room.id)
         return [
             wire_events.StageEntry(
@@ -91,8 +112,18 @@ class StageViews:
         others = [p.uuid for p in ordered if p.uuid != participant.uuid]
         return MediaView(layout, tuple(others[: layouts.capacity(layout)]))
 
-    def _layout_for(self, participant: Participant, room: Room) -> dict[str, Any]:
-        return self._layout_event(self.view_for(participant, room), room)
+    def stream_layout(self, participant: Participant, room: Room) -> dict[str, Any]:
+        """The ``layout`` event a new event stream of ``participant`` opens with, remembered
+        as the last it was sent (a refresh sends it only what changes)."""
+        layout = self._layout_event(self.view_for(participant, room), room)
+        self._last_layout[participant.uuid] = layout
+        return layout
+
+    def last_layout(self, participant_uuid: str) -> dict[str, Any] | None:
+        """The last ``layout`` event the participant was sent (None: none since it joined or
+        moved)."""
+        layout: dict[str, Any] | None = self._last_layout.get(participant_uuid)
+        return layout
 
     def _layout_event(self, view: MediaView, room: Room) -> dict[str, Any]:
         requested = room.transforms.get("layout") or room.transforms.get("host_layout")
@@ -108,14 +139,14 @@ class StageViews:
 
     # -- publishing -------------------------------------------------------------------------
 
-    def refresh_media_views(self, room: Room) -> None:
+    def refresh(self, room: Room) -> None:
         """Send ``stage`` to the room and ``layout`` to each client whose view changed, and
         tell a composing backend what to paint for each."""
-        self._last_publish[room.id] = self.now()
-        stage = self._stage(room)
+        self._last_publish[room.id] = self._now()
+        stage = self.stage(room)
         if stage != self._last_stage.get(room.id):
             self._last_stage[room.id] = stage
-            self.emit_room(room, "stage", stage)
+            self._emit_room(room, "stage", stage)
         ordered = self._ordered_media(room)
         views: dict[str, MediaView] = {}
         for p in list(room.participants.values()):
@@ -127,25 +158,15 @@ class StageViews:
             layout = self._layout_event(view, room)
             if layout != self._last_layout.get(p.uuid):
                 self._last_layout[p.uuid] = layout
-                self.bus.send(p.uuid, "layout", layout)
-        if isinstance(self.media, ComposingBackend):
-            self.media.set_views(room.id, views)
-
-    def emit_room(
-        self,
-        room: Room,
-        event: str,
-        data: Any,
-        *,
-        exclude: str | None = None,
-        only: Callable[[Participant], bool] | None = None,
-    ) -> None:
-        raise NotImplementedError  # RoomEvents: to the room, and wrapped to hosts for breakouts
+                self._bus.send(p.uuid, "layout", layout)
+        if isinstance(self._media, ComposingBackend):
+            self._media.set_views(room.id, views)
+        self._on_refresh(room)
 
     # -- voice activity (from a composing backend) -------------------------------------------
 
     def voice_activity(self, room_id: str, participant_uuid: str, speaking: bool) -> None:
-        participant = self.participants.get(participant_uuid)
+        participant = self._registry.participants.get(participant_uuid)
         if participant is None or participant.room_id != room_id:
             return  # gone, or moved on since the audio was heard
         order = self._speakers.setdefault(room_id, StageOrder())
@@ -155,31 +176,43 @@ class StageViews:
     def _publish_soon(self, conference_id: str, room_id: str) -> None:
         if room_id in self._publish_pending:
             return
-        wait = self._last_publish.get(room_id, -math.inf) + STAGE_INTERVAL - self.now()
+        wait = self._last_publish.get(room_id, -math.inf) + STAGE_INTERVAL - self._now()
         if wait <= 0:
-            self._publish(conference_id, room_id)
+            self.publish(conference_id, room_id)
             return
         self._publish_pending.add(room_id)
-        self.timers.call_later(
-            wait, lambda: self._publish(conference_id, room_id), key=stage_key(room_id)
+        self._timers.call_later(
+            wait, lambda: self.publish(conference_id, room_id), key=stage_key(room_id)
         )
 
-    def _publish(self, conference_id: str, room_id: str) -> None:
+    def publish(self, conference_id: str, room_id: str) -> None:
+        """Publish a voice-driven change of the room now (what the rate limit's timer runs)."""
         self._publish_pending.discard(room_id)
-        conference = self.conferences.get(conference_id)
-        room = conference.room(room_id) if conference is not None else None
+        room = self._registry.room(conference_id, room_id)
         if room is not None:
-            self.refresh_media_views(room)
+            self.refresh(room)
 
-    def forget_speaker(self, participant: Participant, room_id: str | None = None) -> None:
-        """Drop the participant's voice history in ``room_id`` (default: its room)."""
-        order = self._speakers.get(room_id or participant.room_id)
+    # -- forgetting -------------------------------------------------------------------------
+
+    def participant_left(self, participant: Participant) -> None:
+        self._last_layout.pop(participant.uuid, None)
+        self._forget_speaker(participant.uuid, participant.room_id)
+
+    def participant_moved(self, participant: Participant) -> None:
+        """The participant is in another room now: its next refresh sends it a full layout;
+        the room it left forgets its voice."""
+        self._last_layout.pop(participant.uuid, None)
+        if participant.previous_room_id:
+            self._forget_speaker(participant.uuid, participant.previous_room_id)
+
+    def _forget_speaker(self, participant_uuid: str, room_id: str) -> None:
+        order = self._speakers.get(room_id)
         if order is not None:
-            order.forget(participant.uuid)
+            order.forget(participant_uuid)
 
-    def forget_room_views(self, room: Room) -> None:
+    def forget_room(self, room: Room) -> None:
         self._last_stage.pop(room.id, None)
         self._speakers.pop(room.id, None)
         self._last_publish.pop(room.id, None)
         self._publish_pending.discard(room.id)
-        self.timers.cancel_key(stage_key(room.id))
+        self._timers.cancel_key(stage_key(room.id))

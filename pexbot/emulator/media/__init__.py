@@ -1,5 +1,6 @@
-"""The emulator's media: the backend seam, the aiortc backend, the composing router (layouts,
-canvas, audio mix, speakers) and the path relay for media faults."""
+"""The emulator's media: the backend seam, the choice of backend (:mod:`.choice`), the aiortc
+backend, the composing router (layouts, canvas, audio mix, speakers) and the path relay for
+media faults."""
 
 from .backend import (
     CallContext,

@@ -1,11 +1,16 @@
-"""The emulator's media seam: what a media backend must do, and the choice of backends.
+"""The emulator's media seam: what a media backend must do, and the names of the backends.
 
-``Emulator(config, media=...)`` takes a backend or a name (:func:`make_media_backend`); the
-call routes (``/calls``, ``ack``, ``new_candidate``, ``update``, ``calls/<id>/disconnect``)
-hand every SDP and candidate to it. The default, ``"compose"``, answers with aiortc and
-transcodes the conference (:mod:`.compositor`); ``"relay"`` forwards media 1:1; ``"none"`` is
-:class:`NullMediaBackend`, which answers with a valid SDP that rejects every m-line (port 0),
-so a client can go through the whole signalling dance without any media flowing.
+``Emulator(config, media=...)`` takes a backend or a name (:data:`MediaChoice`, built by
+:func:`.choice.make_media_backend`); the call routes (``/calls``, ``ack``, ``new_candidate``,
+``update``, ``calls/<id>/disconnect``) hand every SDP and candidate to it. The default,
+``"compose"``, answers with aiortc and transcodes the conference (:mod:`.compositor`);
+``"relay"`` forwards media 1:1; ``"none"`` is :class:`NullMediaBackend`, which answers with a
+valid SDP that rejects every m-line (port 0), so a client can go through the whole signalling
+dance without any media flowing.
+
+This module imports no backend: the backends import it (for :class:`CallContext`,
+:class:`MediaView`...), and :mod:`.choice` builds them. :class:`NullMediaBackend` lives here as
+it needs nothing but the seam.
 
 A composing backend also has the :class:`ComposingBackend` methods: the node tells it what each
 participant is shown (:class:`MediaView`: the layout and the participants in tile order, the
@@ -175,23 +180,3 @@ class NullMediaBackend:
 #: media 1:1; ``none``: signalling only (:class:`NullMediaBackend`)
 MediaChoice = Literal["compose", "relay", "none"]
 MEDIA_CHOICES: tuple[MediaChoice, ...] = ("compose", "relay", "none")
-
-
-def make_media_backend(
-    choice: MediaChoice = "compose", *, size: tuple[int, int] = (640, 360), fps: float = 15.0
-) -> MediaBackend:
-    """A backend by name; ``size`` and ``fps`` are those of the pictures the node sends."""
-    if choice == "none":
-        return NullMediaBackend()
-    if choice not in MEDIA_CHOICES:
-        raise ValueError(f"unknown media backend {choice!r}; choose one of {MEDIA_CHOICES}")
-    # aiortc is imported only when media is wanted.
-    from .aiortc_backend import AiortcMediaBackend
-
-    if choice == "relay":
-        return AiortcMediaBackend(card_size=size, fps=fps)
-    from .compositor import compose_router_factory
-
-    return AiortcMediaBackend(
-        router_factory=compose_router_factory(size=size, fps=fps), card_size=size, fps=fps
-    )

@@ -124,9 +124,8 @@ async def test_layout_events_name_the_tiles_of_the_picture() -> None:
             seen = codes_in(picture)
             assert [s.who for s in seen] == [1] and seen[0].module > 7, seen
             # b's main speaker is a; an API-only participant is shown nothing (spec)
-            assert emu.node._last_layout[str(sb.participant_uuid)]["participants"] == [
-                sa.participant_uuid
-            ]
+            last_b = emu.node.stage_views.last_layout(str(sb.participant_uuid))
+            assert last_b is not None and last_b["participants"] == [sa.participant_uuid]
             assert heard_d.layouts and all(not d.participants for _, d in heard_d.layouts)
 
             # a hears b (c is silent) and not itself

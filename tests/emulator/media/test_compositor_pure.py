@@ -195,7 +195,7 @@ def sent(node: Node, participant: Participant, event: str) -> list[Any]:
 async def test_node_views_match_layout_events_and_follow_voice() -> None:
     clock = Clock()
     node, backend, (a, b, c, d, e) = node_with("abcde", clock)
-    assert backend.listener is node
+    assert backend.listener is node.stage_views
     room = node.room_of(a)
     views = backend.views[room.id]
     assert views[a.uuid] == MediaView("1:7", (b.uuid, c.uuid, d.uuid, e.uuid))
@@ -236,7 +236,7 @@ async def test_node_views_match_layout_events_and_follow_voice() -> None:
     assert len(sent(node, a, "stage")) == stages + 1
     assert backend.views[room.id][a.uuid] == MediaView("1:0", (d.uuid,))
     clock.t += 0.5
-    node._publish(room.conference_id, room.id)  # what the timer runs
+    node.stage_views.publish(room.conference_id, room.id)  # what the timer runs
     assert backend.views[room.id][a.uuid] == MediaView("1:0", (e.uuid,))
     assert sent(node, a, "layout")[-1]["participants"] == [e.uuid]
     # an API-only participant is shown nothing (spec) and hands the backend no view
