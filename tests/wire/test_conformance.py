@@ -15,14 +15,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 import session_support
+
+# The endpoint tests live with the signalling layer's tests; this module replays them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signalling"))
 import test_client_endpoints as endpoints
 from conformance_support import Conformance
 from schema_check import SchemaBook
