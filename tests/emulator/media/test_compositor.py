@@ -88,9 +88,14 @@ async def test_paints_the_given_views_and_mixes_the_others(backend: AiortcMediaB
 
         # a hears b and c, not itself (mix minus); all three were heard speaking
         await wait_until(lambda: len(audio_a.pcm) >= 30, what="a second of audio at a")
-        own, tone_b, tone_c = audio_a.tone_levels(TONES[:3])
-        assert tone_b > 0.1 and tone_c > 0.1, (own, tone_b, tone_c)
-        assert own < tone_b / 30, (own, tone_b, tone_c)
+
+        def mix_minus() -> bool:
+            # Judged on a window that may hold a late packet's gap on a loaded machine: wait for
+            # a clean half second rather than read the first one.
+            own, tone_b, tone_c = audio_a.tone_levels(TONES[:3])
+            return tone_b > 0.1 and tone_c > 0.1 and own < tone_b / 30
+
+        await wait_until(mix_minus, within=15, what="b and c heard at a, a not")
         await wait_until(
             lambda: {(r, p) for r, p, on in voices.heard if on} >= {(ROOM, n) for n in "abc"},
             what="voice activity of a, b and c",
