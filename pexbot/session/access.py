@@ -1,22 +1,25 @@
-"""What an open session offers: who we are, the token, the room functions and the events.
+"""What joining produced, and the API objects a session hands out from it.
 
-Split from :mod:`pexbot.session` so that the session's lifetime (join, tasks, close) reads on
-its own: everything here is a view on what joining produced (the ``request_token`` result, the
-:class:`~pexbot.signalling.token.TokenKeeper`, the
-:class:`~pexbot.signalling.api.ApiContext`) and holds no state of its own.
-:class:`SessionAccess` is a base class of :class:`~pexbot.session.Session`; the API objects it hands out read the current token at each request, so they stay valid across
-refreshes. Until ``open`` has a token, the accessors that need one raise ``SessionEnded``.
+:class:`SessionAccess` is a part of :class:`~pexbot.session.Session`, owned by it and handed
+only the session's :class:`~pexbot.signalling.http.ApiTransport`. It owns what ``open``
+brings back from the node: the ``request_token`` result, the
+:class:`~pexbot.signalling.token.TokenKeeper` that keeps that token alive, and the
+:class:`~pexbot.signalling.api.ApiContext` that every API object it hands out is built on.
+The session itself does the joining and runs the keeper in its task group; this part only
+holds the outcome, so that "who we are" and "how to ask the node" have one owner.
+
+The API objects (``conference``, ``me``, ``participant(uuid)``, ``breakout(uuid)``) read the
+token that is current at each request, not the one current when they were built, so they stay
+valid across refreshes. Until :meth:`SessionAccess.open` the accessors that need a token raise
+``SessionEnded``; ``participant_uuid`` is ``None`` then, and ``node`` needs no token at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TypeVar
 
 from pexbot import wire
 from pexbot.errors import SessionEnded
-from pexbot.events import EventName
-from pexbot.events.dispatch import Callback, EventDispatcher, EventIterator, Subscription
 from pexbot.signalling.api import ApiContext, BreakoutApi, ConferenceApi, NodeApi, ParticipantApi
 from pexbot.signalling.http import ApiTransport
 from pexbot.signalling.token import TokenKeeper
@@ -25,14 +28,37 @@ T = TypeVar("T")
 
 
 class SessionAccess:
-    """Accessors and room functions of a session; see the module docstring."""
+    """Who we are, the token and the room functions of a session; see the module docstring."""
 
-    # Set by Session: at construction (transport, dispatcher) and by ``open`` (the rest).
-    transport: ApiTransport
-    dispatcher: EventDispatcher
-    _info: wire.RequestTokenResult | None
-    _keeper: TokenKeeper | None
-    _ctx: ApiContext | None
+    def __init__(self, transport: ApiTransport) -> None:
+        self.transport = transport
+        self._info: wire.RequestTokenResult | None = None
+        self._keeper: TokenKeeper | None = None
+        self._ctx: ApiContext | None = None
+
+    def __repr__(self) -> str:
+        who = self._info.participant_uuid if self._info else "not joined"
+        return f"SessionAccess({self.transport.origin!r}, {who})"
+
+    def open(self, info: wire.RequestTokenResult, keeper: TokenKeeper) -> None:
+        """Hold what joining produced: the ``request_token`` result and its token's keeper."""
+        if self._info is not None:
+            # A second token would orphan the first one's keeper, which nobody would release.
+            raise SessionEnded("this session already holds a token")
+        self._info, self._keeper = info, keeper
+        self._ctx = ApiContext(
+            self.transport, lambda: keeper.token, me=lambda: self.participant_uuid
+        )
+
+    @property
+    def opened(self) -> bool:
+        """Whether a token was issued (it may have been released or lost since)."""
+        return self._info is not None
+
+    async def release(self, reason: str) -> None:
+        """``release_token`` with ``reason`` if a token was issued (idempotent, never raises)."""
+        if self._keeper is not None:
+            await self._keeper.release(reason)
 
     @property
     def info(self) -> wire.RequestTokenResult:
@@ -45,12 +71,11 @@ class SessionAccess:
 
     @property
     def role(self) -> str | None:
-        """``"HOST"`` or ``"GUEST"``, kept current from our own roster entry."""
+        """``"HOST"`` or ``"GUEST"``: the transport's, which the roster and refreshes update."""
         return self.transport.role
 
     @property
     def token(self) -> str:
-        """The current token (for code that talks to the node itself). Keep it secret."""
         return self.token_keeper.token
 
     @property
@@ -59,12 +84,10 @@ class SessionAccess:
 
     @property
     def api(self) -> ApiContext:
-        """Transport + current token: build any API object on it (``ConferenceApi(s.api)``)."""
         return _opened(self._ctx)
 
     @property
     def conference(self) -> ConferenceApi:
-        """Conference control functions of the main room."""
         return ConferenceApi(self.api)
 
     def participant(self, uuid: str) -> ParticipantApi:
@@ -72,7 +95,6 @@ class SessionAccess:
 
     @property
     def me(self) -> ParticipantApi:
-        """Participant functions on ourselves."""
         return ParticipantApi(self.api, self.info.participant_uuid)
 
     def breakout(self, breakout_uuid: str) -> BreakoutApi:
@@ -80,22 +102,7 @@ class SessionAccess:
 
     @property
     def node(self) -> NodeApi:
-        """Node-level requests (``/api/client/v2/status``)."""
         return NodeApi(self.transport)
-
-    def events(
-        self, names: Iterable[EventName | str] | None = None, *, maxsize: int = 1000
-    ) -> EventIterator:
-        """Events from now on (bounded, drop-oldest); ends when the session ends."""
-        return self.dispatcher.stream(names=names, maxsize=maxsize)
-
-    def on(
-        self, names: EventName | str | Iterable[EventName | str] | None, callback: Callback
-    ) -> Subscription:
-        """Call ``callback`` (sync or async) for events named ``names`` (None: all)."""
-        if isinstance(names, str):
-            names = [names]
-        return self.dispatcher.subscribe(callback, names=names)
 
 
 def _opened(value: T | None) -> T:

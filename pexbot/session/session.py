@@ -9,8 +9,8 @@
 
 Lifetime. Entering joins (typed refusals: see :mod:`pexbot.signalling.join`), opens the event
 stream and waits for the first roster sync. A runner task owns a ``TaskGroup`` with the token
-keeper, the event-stream reader, a watcher for "the node told us to go", and whatever was ``spawn``-ed. The
-session ends when:
+keeper, the event-stream reader, a watcher for "the node told us to go", and whatever was
+``spawn``-ed. The session ends when:
 
 - ``close()`` is called (``__aexit__`` does; idempotent, concurrent calls share one close);
 - the node sends ``disconnect``: ``end_reason`` is the node's reason;
@@ -18,37 +18,32 @@ session ends when:
 - the event stream cannot be re-opened (8 attempts with backoff);
 - a ``spawn(..., critical=True)`` task fails.
 
-Every way out cancels and awaits the tasks, ends the media call, releases the token (even when
-the closer is itself cancelled: the release gets a bounded time), publishes
-``SessionEndedEvent``, ends the event iterators and closes the HTTP session unless it was
-injected. Then ``ended`` is set and API calls raise ``SessionEnded``.
+Every way out cancels and awaits the tasks, ends the presentation and the media call, releases
+the token (even when the closer is itself cancelled: the release gets a bounded time),
+publishes ``SessionEndedEvent``, ends the event iterators and closes the HTTP session unless it
+was injected. Then ``ended`` is set and API calls raise ``SessionEnded``. When the application
+leaves, ``calls/<uuid>/disconnect`` goes before ``release_token``, as in Pexip's client; when
+the node ends the session (``disconnect``, token lost) the call is closed without it.
 
 Media. ``await session.call(audio=..., video=..., on_track=...)`` starts a
-:class:`~pexbot.call.MediaCall` owned by the session (one at a time; see
-:mod:`pexbot.call.slot` and :mod:`pexbot.session.media`): events about it are routed to it, and
-when the application leaves, ``calls/<uuid>/disconnect`` goes before ``release_token``, as in
-Pexip's client. When the node ends the session (``disconnect``, token lost) the call is closed
-without that request. ``session.presentation`` (:mod:`pexbot.presentation`) presents on that
-call, follows other participants' presentations, and falls back to the presentation JPEGs
-without a slides line.
-
-Direct media (``Session(..., direct_media=True)`` and a conference the node makes direct): the
-call goes peer to peer, brokered by the node (``new_offer`` / ``update_sdp`` / ``peer_disconnect``
-are routed to it; see :mod:`pexbot.call`), ``splash_screen`` events tell what to show while
-waiting (``state.splash_screen``), chat travels on the call's data channel
-(:meth:`Session.send_message`; what arrives is published as ``MessageReceived``), and the call
-posts its statistics every ``client_stats_update_interval``.
+:class:`~pexbot.call.MediaCall` owned by the session, one at a time (:mod:`pexbot.call.slot`);
+direct media, its chat and statistics are in :mod:`pexbot.session.media`.
+``session.presentation`` (:mod:`pexbot.presentation`) presents on that call, follows other
+participants' presentations, and falls back to the presentation JPEGs without a slides line.
 
 Events (:mod:`pexbot.session.intake`). Every event is applied to ``state`` (a
-``ConferenceState``) before it is published; roster events are published as what they did to
-the roster, so a re-sync after a reconnect yields no duplicates and misses no one. ``refer`` and
-``breakout_refer`` are published and not followed: moving is the application's decision
-(``session.refer_session(event)`` builds the session to move to). ``refresh_token`` triggers one
-immediate refresh.
+``ConferenceState``) before it is published, roster events as what they did to the roster.
+``refer`` and ``breakout_refer`` are published and not followed: moving is the application's
+decision (``session.refer_session(event)`` builds the session to move to).
 
-This module is the session's lifetime and task ownership; what an open session offers (token,
-room functions, event subscriptions) is in :mod:`pexbot.session.access`, the media call in
-:mod:`pexbot.session.media`, both base classes of :class:`Session`.
+Parts. :class:`Session` is the lifetime owner: it joins, runs the ``TaskGroup``, closes in
+order and releases the token. It owns the transport, ``state``, ``dispatcher``, the call slot
+and ``presentation``, and wires three parts that each own their state and are handed the rest:
+:class:`~pexbot.session.access.SessionAccess` holds what joining produced (the
+``request_token`` result, the token keeper, the API context) and hands out the API objects;
+:class:`~pexbot.session.media.SessionMedia` starts the media call and takes its callbacks;
+:class:`~pexbot.session.intake.EventIntake` applies, publishes and routes each event. The
+public methods that belong to a part are one-line delegations to it.
 
 Secrets: the PIN and tokens never appear in reprs, logs or errors.
 """
@@ -58,26 +53,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+from aiortc.mediastreams import MediaStreamTrack
 
 from pexbot import wire
+from pexbot.call.media_call import CallOptions, MediaCall
 from pexbot.call.slot import CallSlot
 from pexbot.errors import SessionEnded
-from pexbot.events import Refer, SessionEndedEvent, SessionStarted
-from pexbot.events.dispatch import EventDispatcher
+from pexbot.events import EventName, Refer, SessionEndedEvent, SessionStarted
+from pexbot.events.dispatch import Callback, EventDispatcher, EventIterator, Subscription
 from pexbot.events.state import ConferenceState
 from pexbot.events.stream import EventStreamReader
 from pexbot.presentation.controller import PresentationController
-from pexbot.signalling.api import ApiContext
+from pexbot.signalling.api import ApiContext, BreakoutApi, ConferenceApi, NodeApi, ParticipantApi
+from pexbot.signalling.api.call_signalling import SessionSignalling
+from pexbot.signalling.api.conference import MessageType
 from pexbot.signalling.backoff import Backoff
 from pexbot.signalling.http import ApiTransport
 from pexbot.signalling.join import JoinRequest, request_token
 from pexbot.signalling.token import TokenKeeper
 
+from .access import SessionAccess
 from .intake import EventIntake
 from .media import SessionMedia
 
@@ -86,7 +86,7 @@ log = logging.getLogger(__name__)
 USER_DISCONNECT = "User initiated disconnect"
 
 
-class Session(SessionMedia):
+class Session:
     """One participant's session; see the module docstring."""
 
     def __init__(
@@ -131,39 +131,45 @@ class Session(SessionMedia):
         self.ended = asyncio.Event()
         #: why it ended: the node's words for a ``disconnect``, else what happened
         self.end_reason: str | None = None
-        self._info: wire.RequestTokenResult | None = None
-        self._keeper: TokenKeeper | None = None
-        self._ctx: ApiContext | None = None
         self._runner: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._task_group: asyncio.TaskGroup | None = None
         self._end_requested = asyncio.Event()
+        self._access = access = SessionAccess(self.transport)
         self._calls = CallSlot(
             lambda coro: self.spawn(coro, name="pexbot-call-router"),
             disconnect_timeout=release_timeout,
         )
         #: sending and receiving the presentation (see pexbot.presentation)
         self.presentation = PresentationController(
-            me=lambda: self.participant_uuid,
+            me=lambda: access.participant_uuid,
             spawn=lambda coro: self.spawn(coro, name="pexbot-presentation"),
-            fetch_jpeg=lambda frame_id, high: self.conference.presentation_frame(
+            fetch_jpeg=lambda frame_id, high: access.conference.presentation_frame(
                 frame_id, high=high
             ),
-            release_floor=lambda: self.me.release_floor(),
+            release_floor=lambda: access.me.release_floor(),
             roster=lambda: self.state.roster,
+        )
+        self._media = SessionMedia(
+            access,
+            self.state,
+            self.dispatcher,
+            calls=self._calls,
+            presentation=self.presentation,
+            closing=self._closing,
         )
         self._intake = EventIntake(
             self.state,
             self.dispatcher,
             routes=(self._calls.on_event, self.presentation.on_event),
             transport=self.transport,
-            me=lambda: self.participant_uuid,
-            keeper=lambda: self._keeper,
+            me=lambda: access.participant_uuid,
+            keeper=lambda: access.token_keeper if access.opened else None,
             end=self._end,
         )
 
     def __repr__(self) -> str:
-        who = self._info.participant_uuid if self._info else "not joined"
+        who = self.participant_uuid if self._access.opened else "not joined"
         status = f"ended: {self.end_reason}" if self.ended.is_set() else "open"
         return (
             f"Session({self.transport.origin!r}, {self.transport.alias!r}, {who}, "
@@ -193,19 +199,17 @@ class Session(SessionMedia):
         A refusal (``PinRequired``, ``ConferenceNotFound``...) or any failure closes the
         session (token released if one was issued) and propagates.
         """
-        if self._info is not None or self._close_task is not None:
+        if self._access.opened or self._close_task is not None:
             raise SessionEnded("a Session can be opened once")
         try:
-            self._info = info = await request_token(self.transport, self.request)
-            self._keeper = keeper = TokenKeeper(
+            info = await request_token(self.transport, self.request)
+            keeper = TokenKeeper(
                 self.transport,
                 info,
                 release_timeout=self._release_timeout,
-                on_refreshed=self._token_refreshed,
+                on_refreshed=self._media.token_refreshed,
             )
-            self._ctx = ApiContext(
-                self.transport, lambda: keeper.token, me=lambda: self.participant_uuid
-            )
+            self._access.open(info, keeper)
             self._runner = runner = asyncio.get_running_loop().create_task(
                 self._run(), name=f"pexbot-session-{info.participant_uuid}"
             )
@@ -267,8 +271,7 @@ class Session(SessionMedia):
                 await self._calls.close(reason, tell_node=leaving)
             except Exception:
                 log.exception("closing the media call failed")
-            if self._keeper is not None:
-                await self._keeper.release(reason)
+            await self._access.release(reason)
         finally:
             log.info("session %s ended: %s", self.participant_uuid or "(not joined)", reason)
             self.dispatcher.publish(SessionEndedEvent(reason))
@@ -281,12 +284,12 @@ class Session(SessionMedia):
     # -- the tasks -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        assert self._keeper is not None
+        keeper = self._access.token_keeper
         reason: str | None = None
         reader = EventStreamReader(
             self.transport.http,
             self.transport.url("events"),
-            lambda: self.token,
+            lambda: self._access.token,
             on_event=self._intake.on_sse,
             on_connected=self._intake.on_connected,
             on_lost=self._intake.on_lost,
@@ -297,7 +300,7 @@ class Session(SessionMedia):
         try:
             async with asyncio.TaskGroup() as tg:
                 self._task_group = tg
-                tg.create_task(self._keeper.run(), name="pexbot-token-keeper")
+                tg.create_task(keeper.run(), name="pexbot-token-keeper")
                 tg.create_task(reader.run(), name="pexbot-event-stream")
                 tg.create_task(self._watch_end(), name="pexbot-end-watcher")
         except* SessionEnded as group:
@@ -319,6 +322,10 @@ class Session(SessionMedia):
         if self.end_reason is None:
             self.end_reason = reason
         self._end_requested.set()
+
+    def _closing(self) -> str | None:
+        """For the media part: ``None`` while open, else why the session is ending."""
+        return None if self._close_task is None else self.end_reason or ""
 
     # -- what the session owns ----------------------------------------------------------------
 
@@ -356,6 +363,119 @@ class Session(SessionMedia):
         }
         options.update(overrides)
         return Session(self.transport.node, event.alias, **options)
+
+    # -- who we are and the room functions: the access part ----------------------------------
+
+    @property
+    def info(self) -> wire.RequestTokenResult:
+        """The ``request_token`` result (its repr leaves the token out)."""
+        return self._access.info
+
+    @property
+    def participant_uuid(self) -> str | None:
+        return self._access.participant_uuid
+
+    @property
+    def role(self) -> str | None:
+        """``"HOST"`` or ``"GUEST"``, kept current from our own roster entry."""
+        return self._access.role
+
+    @property
+    def token(self) -> str:
+        """The current token (for code that talks to the node itself). Keep it secret."""
+        return self._access.token
+
+    @property
+    def token_keeper(self) -> TokenKeeper:
+        return self._access.token_keeper
+
+    @property
+    def api(self) -> ApiContext:
+        """Transport + current token: build any API object on it (``ConferenceApi(s.api)``)."""
+        return self._access.api
+
+    @property
+    def conference(self) -> ConferenceApi:
+        """Conference control functions of the main room."""
+        return self._access.conference
+
+    def participant(self, uuid: str) -> ParticipantApi:
+        return self._access.participant(uuid)
+
+    @property
+    def me(self) -> ParticipantApi:
+        """Participant functions on ourselves."""
+        return self._access.me
+
+    def breakout(self, breakout_uuid: str) -> BreakoutApi:
+        return self._access.breakout(breakout_uuid)
+
+    @property
+    def node(self) -> NodeApi:
+        """Node-level requests (``/api/client/v2/status``)."""
+        return self._access.node
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(
+        self, names: Iterable[EventName | str] | None = None, *, maxsize: int = 1000
+    ) -> EventIterator:
+        """Events from now on (bounded, drop-oldest); ends when the session ends."""
+        return self.dispatcher.stream(names=names, maxsize=maxsize)
+
+    def on(
+        self, names: EventName | str | Iterable[EventName | str] | None, callback: Callback
+    ) -> Subscription:
+        """Call ``callback`` (sync or async) for events named ``names`` (None: all)."""
+        if isinstance(names, str):
+            names = [names]
+        return self.dispatcher.subscribe(callback, names=names)
+
+    # -- the media call: the media part ------------------------------------------------------
+
+    def call_signalling(self) -> SessionSignalling:
+        """``pexbot.call.CallSignalling`` for a media call of ours."""
+        return self._media.call_signalling()
+
+    async def call(
+        self,
+        *,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        on_track: Callable[[str, MediaStreamTrack], None] | None = None,
+        options: CallOptions | None = None,
+        **option_overrides: Any,
+    ) -> MediaCall:
+        """Start a media call and return it once media can flow (in direct media, possibly
+        earlier, in state ``"waiting"``: the far end is not there yet; ``call.wait_connected()``).
+
+        Options come from ``request_token`` (ICE servers, relay-only, call type) unless
+        ``options`` is given; ``option_overrides`` (``media_type="audio"``,
+        ``video_codec="vp8"``...) replace single fields. The session owns the call: events
+        about it are routed to it, ``call_disconnected`` ends it (``call.ended`` /
+        ``call.end_reason``; the event is published as well), and closing the session
+        disconnects it before the token is released. One call at a time: CallError while one
+        is live. Set-up failures raise the call's errors (NegotiationError, IceTimeout...), or
+        SessionEnded when the session ended meanwhile.
+        """
+        return await self._media.call(
+            audio=audio, video=video, on_track=on_track, options=options, **option_overrides
+        )
+
+    @property
+    def media_call(self) -> MediaCall | None:
+        """The live media call started with :meth:`call`, if any."""
+        return self._media.media_call
+
+    @property
+    def direct_media(self) -> bool:
+        """Whether the node made this a direct-media (peer-to-peer) conference."""
+        return self._media.direct_media
+
+    async def send_message(self, payload: str, *, type: MessageType = "text/plain") -> bool:
+        """Chat to the conference. In direct media, over the call's data channel as Pexip's
+        client does (queued until it opens; returns False then); otherwise ``message``."""
+        return await self._media.send_message(payload, type=type)
 
 
 async def _logged(coro: Coroutine[Any, Any, None]) -> None:
