@@ -42,6 +42,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def log_level(text: str) -> str:
     """``--log-level`` in any case (``debug``, ``Debug``): argparse then checks the choices."""
     return text.strip().upper()
+
+
 #: option values never echoed in error messages
 SECRET_DESTS = frozenset({"pin"})
 
