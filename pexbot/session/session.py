@@ -80,6 +80,7 @@ from pexbot.signalling.token import TokenKeeper
 from .access import SessionAccess
 from .intake import EventIntake
 from .media import SessionMedia
+from .tasks import SessionTasks
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,8 @@ class Session:
         self.ended = asyncio.Event()
         #: why it ended: the node's words for a ``disconnect``, else what happened
         self.end_reason: str | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
-        self._task_group: asyncio.TaskGroup | None = None
-        self._end_requested = asyncio.Event()
+        self._tasks = SessionTasks(end_reason=lambda: self.end_reason, on_stopped=self._begin_close)
         self._access = access = SessionAccess(self.transport)
         self._calls = CallSlot(
             lambda coro: self.spawn(coro, name="pexbot-call-router"),
@@ -210,8 +209,9 @@ class Session:
                 on_refreshed=self._media.token_refreshed,
             )
             self._access.open(info, keeper)
-            self._runner = runner = asyncio.get_running_loop().create_task(
-                self._run(), name=f"pexbot-session-{info.participant_uuid}"
+            runner = self._tasks.start(
+                f"pexbot-session-{info.participant_uuid}",
+                {"pexbot-token-keeper": keeper.run, "pexbot-event-stream": self._reader().run},
             )
             synced = asyncio.ensure_future(self._intake.synced.wait())
             try:
@@ -256,12 +256,9 @@ class Session:
     async def _shutdown(self) -> None:
         reason = self.end_reason or USER_DISCONNECT
         try:
-            runner = self._runner
             # The application is leaving (not the node ending us): tell the node about the call.
-            leaving = runner is not None and not runner.done() and not self._end_requested.is_set()
-            if runner is not None and not runner.done():
-                runner.cancel()
-                await asyncio.wait({runner})
+            leaving = self._tasks.running and not self._tasks.end_requested
+            await self._tasks.stop()
             try:
                 await self.presentation.close()
             except Exception:
@@ -283,10 +280,8 @@ class Session:
 
     # -- the tasks -----------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        keeper = self._access.token_keeper
-        reason: str | None = None
-        reader = EventStreamReader(
+    def _reader(self) -> EventStreamReader:
+        return EventStreamReader(
             self.transport.http,
             self.transport.url("events"),
             lambda: self._access.token,
@@ -297,31 +292,12 @@ class Session:
             max_attempts=self._max_stream_attempts,
             ssl=self.transport.ssl,
         )
-        try:
-            async with asyncio.TaskGroup() as tg:
-                self._task_group = tg
-                tg.create_task(keeper.run(), name="pexbot-token-keeper")
-                tg.create_task(reader.run(), name="pexbot-event-stream")
-                tg.create_task(self._watch_end(), name="pexbot-end-watcher")
-        except* SessionEnded as group:
-            reason = str(getattr(group.exceptions[0], "reason", group.exceptions[0]))
-        except* Exception as group:
-            error = group.exceptions[0]
-            log.error("a session task failed", exc_info=error)
-            reason = f"internal error: {type(error).__name__}: {error}"
-        finally:
-            self._task_group = None
-        self._begin_close(reason or "session tasks stopped")
-
-    async def _watch_end(self) -> None:
-        await self._end_requested.wait()
-        raise SessionEnded(self.end_reason or "ended")
 
     def _end(self, reason: str) -> None:
         """Ask the runner to end the session with ``reason`` (from a sync callback)."""
         if self.end_reason is None:
             self.end_reason = reason
-        self._end_requested.set()
+        self._tasks.request_end()
 
     def _closing(self) -> str | None:
         """For the media part: ``None`` while open, else why the session is ending."""
@@ -332,9 +308,7 @@ class Session:
     @property
     def task_group(self) -> asyncio.TaskGroup:
         """The session's TaskGroup: a failing task in it ends the session."""
-        if self._task_group is None:
-            raise SessionEnded(self.end_reason or "the session is not running")
-        return self._task_group
+        return self._tasks.task_group
 
     def spawn(
         self, coro: Coroutine[Any, Any, None], *, name: str | None = None, critical: bool = False
@@ -343,12 +317,7 @@ class Session:
 
         An exception in a ``critical`` task ends the session; otherwise it is logged.
         """
-        try:
-            group = self.task_group
-        except SessionEnded:
-            coro.close()
-            raise
-        return group.create_task(coro if critical else _logged(coro), name=name)
+        return self._tasks.spawn(coro, name=name, critical=critical)
 
     def refer_session(self, event: Refer, **overrides: Any) -> Session:
         """A new (unopened) session that follows a ``refer``: same node and name, the event's
@@ -476,10 +445,3 @@ class Session:
         """Chat to the conference. In direct media, over the call's data channel as Pexip's
         client does (queued until it opens; returns False then); otherwise ``message``."""
         return await self._media.send_message(payload, type=type)
-
-
-async def _logged(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        await coro
-    except Exception:
-        log.exception("a task spawned on the session failed")
