@@ -179,6 +179,10 @@ class EmulatorConfig(_Strict):
     sse_keepalive: float = Field(default=15.0, gt=0)
     expiry_sweep_interval: float = Field(default=0.5, gt=0)
     direct_media_answer_timeout: float = Field(default=20.0, gt=0)
+    #: wrong PINs answered at once, per client and conference, before attempts are slowed
+    wrong_pin_free: int = Field(default=3, ge=0)
+    wrong_pin_window: float = Field(default=60.0, gt=0)
+    wrong_pin_max_delay: float = Field(default=16.0, ge=0)
     version_id: str = "36"
     pseudo_version: str = "77777.0.0"
 

@@ -48,6 +48,7 @@ from .model import (
     UnavailableError,
     new_uuid,
 )
+from .pin_guard import PinGuard
 from .registry import Registry
 from .room_events import RoomEvents
 from .stage_views import StageViews
@@ -78,6 +79,11 @@ class Node:
         self.wall = wall
         self.maintenance = False
         self.tokens = TokenStore(grace=config.refresh_grace)
+        self.pin_guard = PinGuard(
+            free=config.wrong_pin_free,
+            window=config.wrong_pin_window,
+            max_delay=config.wrong_pin_max_delay,
+        )
         self.tickets = TicketStore()
         self.bus = EventBus(queue_size=config.event_queue_size, log_limit=config.traffic_limit)
         self.version = Version(version_id=config.version_id, pseudo_version=config.pseudo_version)

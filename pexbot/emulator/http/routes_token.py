@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from pexbot import wire
+from pexbot.emulator.conference.admission import INVALID_PIN
 from pexbot.emulator.conference.events import ChannelClosed
 from pexbot.emulator.conference.model import ForbiddenError
 
@@ -20,7 +21,21 @@ async def request_token(request: web.Request) -> web.StreamResponse:
     node = request.app[NODE]
     body = await body_of(request, wire.RequestTokenBody)
     pin = request.headers.get("pin")
-    result = node.request_token(request.match_info["alias"], body, pin, base_url(request))
+    alias = request.match_info["alias"]
+    if pin is None or pin == "none":  # no PIN guessed: nothing to slow
+        return ok(node.request_token(alias, body, pin, base_url(request)))
+    client = request.remote or "unknown"
+    delay = node.pin_guard.delay(client, alias, node.now())
+    if delay:
+        log.info("slowing PIN attempts from %s for %.0f s", client, delay)
+        await asyncio.sleep(delay)
+    try:
+        result = node.request_token(alias, body, pin, base_url(request))
+    except ForbiddenError as exc:
+        if exc.result == INVALID_PIN:
+            node.pin_guard.failed(client, alias, node.now())
+        raise
+    node.pin_guard.succeeded(client, alias)
     return ok(result)
 
 
