@@ -11,11 +11,13 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import ssl
 import sys
 from typing import Any
 
 from pexbot.emulator import Emulator, EmulatorConfig, load_config
 from pexbot.emulator.media.backend import MEDIA_CHOICES
+from pexbot.errors import ConfigError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -46,7 +48,29 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--fps", type=float, default=15.0, help="frame rate of the video the node sends (15)"
     )
+    parser.add_argument(
+        "--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file"
+    )
+    parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     parser.set_defaults(run=run)
+
+
+def server_tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The HTTPS context for ``--tls-cert``/``--tls-key`` (None: plain HTTP)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--tls-cert and --tls-key go together; give both")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--tls-cert/--tls-key: no such file {exc.filename}") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"--tls-cert/--tls-key: not a usable certificate and key ({exc})"
+        ) from None
+    return context
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -61,6 +85,7 @@ def _size(text: str) -> tuple[int, int]:
 
 async def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else EmulatorConfig()
+    tls = server_tls(args.tls_cert, args.tls_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,6 +98,7 @@ async def run(args: argparse.Namespace) -> int:
         media=args.media,
         media_size=args.video_size,
         media_fps=args.fps,
+        ssl_context=tls,
     )
     async with emulator as emu:
         print(emu.base_url, flush=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -58,9 +59,12 @@ class Emulator:
         media_fps: float = 15.0,
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.host = host
+        #: serve HTTPS with this (server-side) context; plain HTTP when None
+        self.ssl_context = ssl_context
         self._requested_port = port
         if media is None or isinstance(media, str):
             media = make_media_backend(media or "compose", size=media_size, fps=media_fps)
@@ -85,7 +89,9 @@ class Emulator:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self._requested_port)
+            site = web.TCPSite(
+                runner, self.host, self._requested_port, ssl_context=self.ssl_context
+            )
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -144,7 +150,8 @@ class Emulator:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def conference_url(self, alias: str) -> str:
         return f"{self.base_url}/api/client/v2/conferences/{alias}"
