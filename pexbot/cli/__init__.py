@@ -20,6 +20,7 @@ from pexbot.errors import ConfigError, PexbotError
 
 from . import emulator_cmd, join_cmd, load_cmd, present_cmd, probe_cmd, record_cmd
 from .common import LOG_LEVELS, EnvErrors, apply_env, error_line, log_level
+from .terminal import SafeFormatter
 
 COMMANDS = (join_cmd, record_cmd, present_cmd, probe_cmd, load_cmd, emulator_cmd)
 
@@ -67,11 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PexbotError as exc:
         print(error_line(exc), file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     try:
         code: int = asyncio.run(args.run(args))
     except KeyboardInterrupt:

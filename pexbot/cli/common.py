@@ -33,6 +33,8 @@ from pexbot.jobs.demo import DEMO_ALIAS, embedded_emulator
 from pexbot.jobs.metrics import MetricsRegistry, MetricsServer
 from pexbot.jobs.target import JoinTarget
 
+from .terminal import terminal_safe
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PEXBOT_"
@@ -302,4 +304,4 @@ def error_line(exc: BaseException) -> str:
         text = str(exc)  # written for users (unreadable media, a recording that failed)
     else:
         text = f"internal error: {type(exc).__name__}: {exc} (--log-level DEBUG shows where)"
-    return "pexbot: " + " ".join(text.split())
+    return "pexbot: " + terminal_safe(" ".join(text.split()), 500)

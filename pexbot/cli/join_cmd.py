@@ -33,6 +33,7 @@ from .common import (
     metrics_server,
     stop_on_signals,
 )
+from .terminal import terminal_safe
 
 
 def add_parser(subparsers: Any) -> None:
@@ -119,15 +120,17 @@ class TextPrinter(_Printer):
         info = session.info
         roster = session.state.roster
         self._line(
-            f"joined {session.transport.alias} ({info.conference_name or '-'}) as "
-            f"{info.display_name}, {info.role}, participant {info.participant_uuid}"
+            f"joined {session.transport.alias} ({terminal_safe(info.conference_name or '-')}) as "
+            f"{terminal_safe(info.display_name or '')}, {info.role}, "
+            f"participant {info.participant_uuid}"
         )
         self._line(f"roster: {len(roster)} participant{'s' if len(roster) != 1 else ''}")
         for p in roster.values():
             self._line(f"  {_who(p)}")
 
     def event(self, event: Event) -> None:
-        self._line(f"{name_of(event)} {describe(event)}".rstrip())
+        # Every field already went through terminal_safe or repr; the cut bounds the line.
+        self._line(terminal_safe(f"{name_of(event)} {describe(event)}".rstrip(), 2000))
 
 
 class JsonPrinter(_Printer):
@@ -153,7 +156,7 @@ class JsonPrinter(_Printer):
 
 
 def _who(p: Participant) -> str:
-    return f"{p.display_name} ({p.role}, {p.uuid})"
+    return f"{terminal_safe(p.display_name or '')} ({p.role}, {terminal_safe(p.uuid)})"
 
 
 def describe(event: Event) -> str:

@@ -28,6 +28,7 @@ from .common import (
     print_json,
     stop_on_signals,
 )
+from .terminal import terminal_safe
 
 CONTAINERS = ("mkv", "webm", "mp4")
 
@@ -89,7 +90,7 @@ def _print_result(result: RecordResult, *, json_output: bool) -> None:
     if json_output:
         print_json(result.to_json(), compact=True)
         return
-    print(f"recorded {result.seconds:.1f} s ({result.reason})")
+    print(f"recorded {result.seconds:.1f} s ({terminal_safe(result.reason)})")
     for role, info in sorted(result.files.items()):
         size = info["bytes"] / 2**20
         print(f"  {role}: {info['file']} ({info['duration_s']:.1f} s, {size:.1f} MiB)")
