@@ -77,9 +77,17 @@ class CallMedia:
             incoming = self.incoming[key] = IncomingTrack(track.kind, track_role)
             incoming.set_source(track)
             log.debug("remote %s track on the %s line", track.kind, role)
-            if self._on_track is not None:
+            if self._on_track is None:
+                self._drain(incoming)
+                return
+            try:
                 self._on_track(track_role, incoming)
-            else:
+            except Exception:
+                # The application's bug stays its own: the call goes on, and the track is read
+                # and discarded so aiortc does not buffer it forever.
+                log.exception(
+                    "on_track raised for the %s %s track: discarded", track_role, track.kind
+                )
                 self._drain(incoming)
         else:
             incoming.set_source(track)
