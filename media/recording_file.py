@@ -12,13 +12,16 @@ held back are not on disk yet: a crash in that window loses them.
 
 If the worker fails (the file cannot be created, the disk is full), it logs the first error,
 keeps it in :attr:`FileStats.error`, finalises what it can and counts every later frame as
-dropped; nothing is raised into the event loop.
+dropped; nothing is raised into the event loop. A full disk does not raise inside FFmpeg: it
+shows as a file that stops growing while it is fed, which the worker checks every flush.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SIZE = (640, 360)
 PENDING_VIDEO_LIMIT = 60
+#: seconds a fed file may stand still before the disk is taken to have refused it
+STALL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class OutputSettings:
     audio_queue: int = 500
     flush_interval: float = 1.0
     fsync: bool = False
+    #: free disk space below which the file stops taking frames and is finished while the
+    #: trailer (index, duration) still fits: FFmpeg's I/O error is sticky, so a file that hit
+    #: ENOSPC can get no trailer even once space is back. 0: write until the disk refuses.
+    reserve_bytes: int = 1024 * 1024
 
     def bitrate_for(self, width: int, height: int) -> int:
         if self.video_bitrate is not None:
@@ -117,6 +126,11 @@ class RecordingFile:
         self._video: VideoEncoder | None = None
         self._audio: AudioEncoder | None = None
         self._last_flush = 0.0
+        self._size_seen = -1
+        self._grown_at: float | None = None
+        self._packets_at_growth = 0
+        self._broken = False  # the disk refused the file: later frames are dropped, counted
+        self._bytes_at_flush = 0
         self._warned: set[str] = set()
         self._thread = threading.Thread(target=self._run, name=f"recorder:{role}", daemon=True)
 
@@ -184,6 +198,9 @@ class RecordingFile:
                 self._stats.streams[kind].frames_dropped += 1
 
     def _accept(self, kind: Kind, item: Item) -> None:
+        if self._broken:
+            self._stats.streams[kind].frames_dropped += 1
+            return
         if self._muxer is not None:
             self._write(kind, item)
             return
@@ -208,6 +225,7 @@ class RecordingFile:
         kinds = self._kinds | {kind for kind, _ in self._pending}
         muxer = Muxer(self.path, self._spec, metadata=self._metadata, fsync=settings.fsync)
         self._muxer = muxer
+
         # Every stream starts at the file's first frame: a player sees them begin together,
         # and MP4 readers (which report duration as end + start) get the duration right.
         start = min(item[1] for _, item in self._pending)
@@ -269,6 +287,8 @@ class RecordingFile:
             stream.packets_written += self._muxer.mux(packets)
         except Exception as exc:
             stream.frames_dropped += 1
+            if isinstance(exc, OSError):
+                self._broken = True  # the disk refused it: stop writing, keep what is there
             self._fail(f"writing {kind}", exc)
             return
         stream.frames_written += 1
@@ -286,12 +306,47 @@ class RecordingFile:
             self._muxer.sync()
         except OSError as exc:
             self._fail("syncing", exc)
-        self._stats.bytes_written = self._muxer.size()
+        self._stats.bytes_written = size = self._muxer.size()
+        self._check_space(size)
+        self._check_growth(size, now)
+
+    def _check_space(self, size: int) -> None:
+        # Stop while the trailer still fits: a second of writing plus the reserve, or more.
+        grown, self._bytes_at_flush = max(0, size - self._bytes_at_flush), size
+        wanted = self._settings.reserve_bytes
+        if self._broken or wanted <= 0:
+            return
+        free = _free_bytes(self.path.parent)
+        if free is not None and free < max(wanted, 4 * grown):
+            self._broken = True
+            error = OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free // 1024} KiB free)")
+            self._fail(f"writing ({size} bytes kept, finished while the trailer fits)", error)
+
+    def _check_growth(self, size: int, now: float) -> None:
+        # FFmpeg keeps muxing when the disk refuses its writes (the error stays inside its I/O
+        # context and nothing raises), so a file that stops growing while packets keep coming
+        # is how a full disk shows. Matroska writes a cluster every CHUNK_MS: a healthy file
+        # never stands still for seconds while it is fed.
+        packets = sum(s.packets_written for s in self._stats.streams.values())
+        if size != self._size_seen:
+            self._size_seen, self._grown_at, self._packets_at_growth = size, now, packets
+            return
+        if self._broken or self._grown_at is None:
+            return
+        if now - self._grown_at >= STALL_SECONDS and packets - self._packets_at_growth > 10:
+            self._broken = True
+            free = _free_bytes(self.path.parent)
+            if free is not None and free < 1 << 20:
+                error: OSError = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            else:
+                error = OSError(errno.EIO, "the file stopped growing while frames were written")
+            self._fail(f"writing ({size} bytes kept)", error)
 
     def _finish(self) -> None:
         muxer = self._muxer
         if muxer is None:
             return
+
         for kind, encoder in (("video", self._video), ("audio", self._audio)):
             if encoder is None:
                 continue
@@ -305,6 +360,11 @@ class RecordingFile:
             self._fail("writing the trailer", exc)
         self._stats.bytes_written = muxer.size()
 
+    @property
+    def failed(self) -> bool:
+        """The file can take no more (the disk refused it); what was written is kept."""
+        return self._broken
+
     def _fail(self, what: str, exc: Exception) -> None:
         if self._stats.error is None:
             self._stats.error = f"{what}: {exc!r}"
@@ -315,4 +375,15 @@ class RecordingFile:
         if key in self._warned:
             return
         self._warned.add(key)
-        log.error("recorder %s (%s): %s", self._role, self.path, text, exc_info=exc)
+        # One line at the default level (the CLI's promise); the traceback only when debugging.
+        trace = exc if log.isEnabledFor(logging.DEBUG) else None
+        detail = f": {exc}" if exc is not None and trace is None else ""
+        log.error("recorder %s (%s): %s%s", self._role, self.path, text, detail, exc_info=trace)
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        info = os.statvfs(directory)
+    except OSError:
+        return None
+    return info.f_bavail * info.f_frsize

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from media import Recorder
+from media.mux import RecordingError
 from pexbot.call.media_call import MediaCall
 from pexbot.session.session import Session
 
@@ -95,6 +96,7 @@ class RecordJob:
         self._rates: RtpRates | None = None
         self._last: RtpTotals | None = None
         self._roles_noted: set[str] = set()
+        self._file_failed = asyncio.Event()
         if metrics is not None:
             _describe(metrics)
             metrics.set("pexbot_bots_joined", 0)
@@ -128,6 +130,9 @@ class RecordJob:
                 # Created once joined, so a refused join leaves no events file behind.
                 events = EventLog(options.out / EVENTS_FILE, self._t0)
                 reason = await self._record(session, events, stop)
+        except RecordingError as exc:
+            reason = f"failed: {exc}"
+            raise
         finally:
             self._metrics.set("pexbot_bots_joined", 0)
             # The session is left (the tracks have ended): finalise the files, even when
@@ -166,8 +171,14 @@ class RecordJob:
         step = every(self.options.status_every, sample, what="recording status")
         session.spawn(step, name="pexbot-record-status")
         ended = await until_end(
-            duration=self.options.duration, stop=stop, ended=[session.ended, call.ended]
+            duration=self.options.duration,
+            stop=stop,
+            ended=[session.ended, call.ended, self._file_failed],
         )
+        failure = self._failure()
+        if failure is not None:
+            # Leaving now: the call and the token go as on any way out, what was written stays.
+            raise RecordingError(failure)
         if ended != "ended":
             return ended
         why = session.end_reason if session.ended.is_set() else call.end_reason
@@ -183,12 +194,21 @@ class RecordJob:
             if self._last is not None:
                 self._rates = RtpRates.between(self._last, totals)
             self._last = totals
+        if self._failure() is not None:
+            self._file_failed.set()
         self._note_files(events)
         events.flush()
         status = self.status()
         self._update_metrics(status)
         if self._on_status is not None:
             self._on_status(status)
+
+    def _failure(self) -> str | None:
+        """Why a recording file can take no more (the disk refused it), if one cannot."""
+        for role, stats in sorted(self.recorder.stats().items()):
+            if stats.error is not None:
+                return f"recording {role} failed: {stats.error}"
+        return None
 
     def _note_files(self, events: EventLog) -> None:
         for role, stats in sorted(self.recorder.stats().items()):
