@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schema_check import PREFIX, SchemaBook
 from schema_strategy import strategy_for
-from test_emulator_http import OFFER
+from test_emulator_http import fuzz_world
 
 from pexbot.emulator import Emulator
 
@@ -54,24 +54,14 @@ def bodies_for(validator: str, seed: int) -> list[Any]:
 
 
 async def _world(client: Any, emu: Emulator) -> tuple[Client, dict[str, str]]:
-    host = client("open", on=emu)
-    await host.join("host")
-    status, data = await host.post(
-        f"participants/{host.uuid}/calls", {"call_type": "WEBRTC", "sdp": OFFER}
-    )
-    assert status == 200
-    call = data["result"]["call_uuid"]
-    status, data = await host.post("breakouts", {"name": "b"})
-    breakout = data["result"]["breakout_uuid"]
-    await host.post("video_mixes/create", {"mix_name": "m"})
-    values = {
-        "conferenceAlias": "open",
-        "participantUuid": host.uuid,
-        "callUuid": call,
-        "breakoutUuid": breakout,
-        "mixName": "m",
+    host, values = await fuzz_world(client, on=emu)
+    return host, {
+        "conferenceAlias": values["alias"],
+        "participantUuid": values["participant_uuid"],
+        "callUuid": values["call_uuid"],
+        "breakoutUuid": values["breakout_uuid"],
+        "mixName": values["mix"],
     }
-    return host, values
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.function for e in ENDPOINTS])

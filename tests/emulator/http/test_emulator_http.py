@@ -88,9 +88,9 @@ async def test_theme_with_token_header_and_resources(client: Any, http: Any) -> 
         assert r.status == 404
 
 
-async def _fuzz_world(client: Any) -> tuple[Client, dict[str, str]]:
+async def fuzz_world(client: Any, on: Emulator | None = None) -> tuple[Client, dict[str, str]]:
     """A host with a live call, a waiting guest, a breakout and a video mix to aim at."""
-    host, guest = client("open"), client("open")
+    host, guest = client("open", on=on), client("open", on=on)
     await host.join("host")
     await guest.join("guest")
     status, data = await host.post(
@@ -116,7 +116,7 @@ MALFORMED = [b"{", b"[1, 2]", b'"text"', b"42", b"\xff\xfe", b"[" * 50_000 + b"]
 
 
 async def test_malformed_input_to_every_post_route_is_4xx(client: Any, emu: Emulator) -> None:
-    host, values = await _fuzz_world(client)
+    host, values = await fuzz_world(client)
     # breakout-scoped participant routes act on a participant inside the breakout
     conference = emu.node.conference_by_alias("open")
     assert conference is not None
