@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import pytest
 from clikit import (
     PIN,
     Done,
@@ -90,7 +91,10 @@ async def test_record_embedded_default_with_a_sender(tmp_path: Path) -> None:
     assert all(-5.0 < e["t"] < 12.0 for e in events)  # all on the recording clock
 
 
-async def test_record_separate_emulator_sigint_finalises_and_releases(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_record_separate_emulator_signal_finalises_and_releases(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     config = write_config(tmp_path / "emu.json", [{"aliases": ["meet"], "host_pin": PIN}])
     out = tmp_path / "rec"
     async with emulator_process(config) as url:
@@ -107,10 +111,10 @@ async def test_record_separate_emulator_sigint_finalises_and_releases(tmp_path: 
                 await asyncio.sleep(0.05)
             assert (out / "main.mkv").exists(), "no recording started"
             await asyncio.sleep(2.5)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             done = await finish(proc, 30)
             records = await traffic(url)
-    check_clean_stop(done, out)
+    check_clean_stop(done, out, sig.name)
     recorder = next(
         r for r in endpoint_calls(records, "request_token")
         if r["request_json"]["display_name"] == "pexbot"
@@ -127,10 +131,10 @@ async def test_record_separate_emulator_sigint_finalises_and_releases(tmp_path: 
     assert PIN not in written
 
 
-def check_clean_stop(done: Done, out: Path) -> None:
+def check_clean_stop(done: Done, out: Path, signal_name: str = "SIGINT") -> None:
     assert done.code == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert "SIGINT: stopping" in done.stderr
+    assert f"{signal_name}: stopping" in done.stderr
     assert "recorded" in done.stdout and "(stopped)" in done.stdout
     main = decode(out / "main.mkv")
     assert main.duration > 1.5
