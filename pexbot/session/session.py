@@ -8,9 +8,9 @@
             ...
 
 Lifetime. Entering joins (typed refusals: see :mod:`pexbot.signalling.join`), opens the event
-stream and waits for the first roster sync. A runner task owns a ``TaskGroup`` with the token
-keeper, the event-stream reader, a watcher for "the node told us to go", and whatever was
-``spawn``-ed. The session ends when:
+stream and waits for the first roster sync. A runner task (:mod:`pexbot.session.tasks`) owns a
+``TaskGroup`` with the token keeper, the event-stream reader, a watcher for "the node told us
+to go", and whatever was ``spawn``-ed. The session ends when:
 
 - ``close()`` is called (``__aexit__`` does; idempotent, concurrent calls share one close);
 - the node sends ``disconnect``: ``end_reason`` is the node's reason;
@@ -36,9 +36,11 @@ Events (:mod:`pexbot.session.intake`). Every event is applied to ``state`` (a
 ``refer`` and ``breakout_refer`` are published and not followed: moving is the application's
 decision (``session.refer_session(event)`` builds the session to move to).
 
-Parts. :class:`Session` is the lifetime owner: it joins, runs the ``TaskGroup``, closes in
-order and releases the token. It owns the transport, ``state``, ``dispatcher``, the call slot
-and ``presentation``, and wires three parts that each own their state and are handed the rest:
+Parts. :class:`Session` is the lifetime owner: it joins, closes in order and releases the
+token. It owns the transport, ``state``, ``dispatcher``, the call slot and ``presentation``,
+and wires four parts that each own their state and are handed the rest:
+:class:`~pexbot.session.tasks.SessionTasks` runs the ``TaskGroup`` and turns whatever stops it
+into one reason;
 :class:`~pexbot.session.access.SessionAccess` holds what joining produced (the
 ``request_token`` result, the token keeper, the API context) and hands out the API objects;
 :class:`~pexbot.session.media.SessionMedia` starts the media call and takes its callbacks;
