@@ -10,6 +10,7 @@ Pexip's REST API.
 """
 
 from .datachannel import ChatMessage, PexChannel
+from .encoded import TapStats, on_keyframe_request, request_keyframe, tap_encoded
 from .incoming import IncomingTrack
 from .peer import Peer
 from .raw_stats import RawStream, StreamName
@@ -34,5 +35,9 @@ __all__ = [
     "RtpReceiveCounter",
     "Sdp",
     "StreamName",
+    "TapStats",
     "Verdict",
+    "on_keyframe_request",
+    "request_keyframe",
+    "tap_encoded",
 ]
