@@ -4,6 +4,7 @@
 from media.callback_sink import CallbackSink, CallbackStats, audio_array
 from media.discard import DiscardSink, TrackCount
 from media.mux import ContainerSpec, Muxer, RecordingError, container_spec
+from media.passthrough_recorder import PassthroughRecorder
 from media.recorder import Recorder
 from media.recording_file import FileStats, StreamStats
 from media.sink import Sink
@@ -60,6 +61,7 @@ __all__ = [
     "DiscardSink",
     "FileStats",
     "Muxer",
+    "PassthroughRecorder",
     "Recorder",
     "RecordingError",
     "Sink",

@@ -1,8 +1,8 @@
 """Containers for recordings, and the muxer stage: encoded packets in, a file written as it goes.
 
-The muxer knows nothing of frames. Today an encoder stage (``media.encoders``) sits in front of
-it; a recording that keeps the sender's encoding would add a stream with
-``OutputContainer.add_mux_stream`` and hand its packets to :meth:`Muxer.mux` the same way.
+The muxer knows nothing of frames. An encoder stage (``media.encoders``) sits in front of it
+when transcoding; a passthrough recording (``media.passthrough_recorder``) adds streams with
+:meth:`Muxer.add_copy_stream` and hands it the received packets as they are.
 
 Written incrementally so that a killed process leaves a readable file:
 
@@ -177,6 +177,21 @@ class Muxer:
         stream.codec_context.time_base = Fraction(1, sample_rate)
         stream.codec_context.layout = "stereo"
         return stream
+
+    def add_copy_stream(
+        self, codec: str, *, width: int = 0, height: int = 0, sample_rate: int = 48000
+    ) -> Any:
+        """A stream for packets muxed as they are (passthrough: no codec context).
+
+        ``codec`` is FFmpeg's name ("vp8", "h264", "opus"); a video stream's size goes into the
+        track header only (Matroska players follow in-band size changes at keyframes).
+        """
+        try:
+            if codec == "opus":
+                return self._container.add_mux_stream(codec, rate=sample_rate)
+            return self._container.add_mux_stream(codec, width=width, height=height)
+        except ValueError as exc:
+            raise RecordingError(f"{self.spec.container} cannot carry {codec}") from exc
 
     def mux(self, packets: Iterable[AnyPacket]) -> int:
         """Write encoded packets (each knows its stream); returns how many were written."""

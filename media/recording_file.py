@@ -92,7 +92,8 @@ class FileStats:
         return max(0.0, self.end - self.start)
 
 
-Item = tuple[AudioFrame | VideoFrame, float]
+#: a frame (decoded, or encoded for a passthrough file) and its recording-clock time
+Item = tuple[object, float]
 
 
 class RecordingFile:
@@ -145,7 +146,7 @@ class RecordingFile:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, kind: Kind, frame: AudioFrame | VideoFrame, t: float) -> bool:
+    def submit(self, kind: Kind, frame: object, t: float) -> bool:
         """Queue a frame placed at recording time ``t``; False if it was dropped."""
         if self._queue.put(kind, (frame, t)):
             return True

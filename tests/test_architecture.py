@@ -171,7 +171,8 @@ def _all_modules() -> list[Any]:
     modules = []
     for package in (pexbot, media):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if info.name.endswith("__main__"):
+            # importing Locust patches this process with gevent (pexbot[load] is optional)
+            if info.name.endswith("__main__") or "locust" in info.name:
                 continue
             modules.append(importlib.import_module(info.name))
     return modules

@@ -339,6 +339,13 @@ class MediaCall:
         """A new peer connection offered through ``update``; False if nothing to restart."""
         return await self._negotiator.restart(reason)
 
+    async def request_keyframe(self, role: TrackRole = "main") -> None:
+        """Ask the far end for a keyframe (PLI) of ``role``'s video (``"main"`` or
+        ``"presentation"``): a consumer of encoded frames starting mid-stream needs one."""
+        peer = self._peers.current
+        if peer is not None:
+            await peer.request_keyframe("slides" if role == "presentation" else "video")
+
     # --- the presentation line (PresentingLine) ------------------------------------------
 
     @property

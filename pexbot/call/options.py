@@ -27,6 +27,9 @@ class CallOptions:
     opens the negotiated ``pexChannel`` (chat in direct media). ``stats_interval`` (seconds)
     posts statistics that often; ``post_stats`` None means in direct media only, as the spec
     has it. ``display_name`` / ``participant_uuid`` sign chat sent over the data channel.
+
+    ``encoded_receive``: every receiving m-line hands its frames over undecoded: the tracks
+    given to ``on_track`` return :class:`media.encoded.EncodedFrame` objects (no decoder runs).
     """
 
     media_type: wire.CallType = "video"
@@ -46,6 +49,7 @@ class CallOptions:
     display_name: str = ""
     participant_uuid: str = ""
     recovery: RecoveryOptions = field(default_factory=RecoveryOptions)
+    encoded_receive: bool = False
 
     @property
     def posts_stats(self) -> bool:

@@ -79,6 +79,7 @@ class PeerConnections:
             channel=self._channel,
             video_codec=self._options.video_codec,
             munge_remote=not self._options.direct_media,
+            encoded_receive=self._options.encoded_receive,
         )
         self._current = peer
         self._last_pc = peer.pc

@@ -3,7 +3,8 @@ signals, metrics, and one-line errors.
 
 Options. ``--node URL`` (omitted: an emulator is started in-process, see
 :mod:`pexbot.jobs.demo`), ``--alias``, ``--name``, ``--pin``, ``--direct-media``, ``--ca-file`` /
-``--insecure``, ``--duration``, ``--json``, ``--log-level``, ``--metrics-port``. Every option of
+``--insecure``, ``--duration``, ``--json``, ``--log-level``, ``--metrics-port``; ``--rejoin``
+for the jobs that carry on across a re-join (record, join). Every option of
 every command can also come from the environment: ``--metrics-port`` from
 ``PEXBOT_METRICS_PORT``, ``--insecure`` from ``PEXBOT_INSECURE=1`` (:func:`apply_env`); the
 command line wins. ``PEXBOT_PIN`` keeps a PIN out of process listings.
@@ -32,12 +33,14 @@ from pexbot.errors import ConfigError, PexbotError
 from pexbot.jobs.demo import DEMO_ALIAS, embedded_emulator
 from pexbot.jobs.metrics import MetricsRegistry, MetricsServer
 from pexbot.jobs.target import JoinTarget
+from pexbot.session.rejoin import RejoinPolicy
 
 from .terminal import terminal_safe
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PEXBOT_"
+DEFAULT_REJOINS = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -84,6 +87,30 @@ def add_join_options(parser: argparse.ArgumentParser, *, default_alias: str = DE
         action="store_true",
         help="do not verify the node's TLS certificate (prints a warning)",
     )
+
+
+def add_rejoin_option(parser: argparse.ArgumentParser) -> None:
+    """``--rejoin [N]``: join again (up to N times per loss, backoff 1 s doubling to 30 s)
+    when the node is lost; for the jobs that can carry on across a re-join."""
+    group = parser.add_argument_group("recovery")
+    group.add_argument(
+        "--rejoin",
+        type=int,
+        nargs="?",
+        const=DEFAULT_REJOINS,
+        metavar="N",
+        help="when the node is lost (stopped, restarted), join again, up to N tries per loss "
+        f"(default {DEFAULT_REJOINS}) with backoff from 1 s to 30 s",
+    )
+
+
+def rejoin_policy(args: argparse.Namespace) -> RejoinPolicy | None:
+    tries = getattr(args, "rejoin", None)
+    if tries is None:
+        return None
+    if tries < 1:
+        raise ConfigError(f"--rejoin {tries}: give at least 1 try")
+    return RejoinPolicy(attempts=tries)
 
 
 def add_run_options(
@@ -214,6 +241,7 @@ async def join_target(
         "pin": args.pin,
         "direct_media": args.direct_media,
         "verify_tls": verify,
+        "rejoin": rejoin_policy(args),
     }
     if args.node:
         if not args.alias:

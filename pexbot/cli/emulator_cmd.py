@@ -17,6 +17,7 @@ from typing import Any
 
 from pexbot.emulator import Emulator, EmulatorConfig, load_config
 from pexbot.emulator.media.backend import MEDIA_CHOICES
+from pexbot.emulator.media.impairment import Impairment, ImpairmentError
 from pexbot.errors import ConfigError
 
 
@@ -36,7 +37,8 @@ def add_parser(subparsers: Any) -> None:
         choices=MEDIA_CHOICES,
         default="compose",
         help="compose: transcoded conference (layouts, audio mix; default); "
-        "relay: the other participant's media 1:1; none: signalling only",
+        "relay: the other participant's media 1:1; forward: one other participant's "
+        "encoded media, never decoded (VP8; for load); none: signalling only",
     )
     parser.add_argument(
         "--video-size",
@@ -52,6 +54,13 @@ def add_parser(subparsers: Any) -> None:
         "--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file"
     )
     parser.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument(
+        "--impair",
+        type=_impairment,
+        metavar="SPEC",
+        help="relay every call's media through ports that lose, delay and jitter datagrams, "
+        "each way, e.g. loss=5%%,delay=200ms,jitter=50ms (uniform jitter, as netem)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -71,6 +80,13 @@ def server_tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
             f"--tls-cert/--tls-key: not a usable certificate and key ({exc})"
         ) from None
     return context
+
+
+def _impairment(text: str) -> Impairment:
+    try:
+        return Impairment.parse(text)
+    except ImpairmentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -99,12 +115,15 @@ async def run(args: argparse.Namespace) -> int:
         media_size=args.video_size,
         media_fps=args.fps,
         ssl_context=tls,
+        media_impairment=args.impair,
     )
     async with emulator as emu:
         print(emu.base_url, flush=True)
         print(
             f"pexbot emulator: {len(config.conferences)} configured conference(s), "
-            f"default_vmr={'on' if config.default_vmr else 'off'}, media={args.media}; "
+            f"default_vmr={'on' if config.default_vmr else 'off'}, media={args.media}"
+            + (f", impaired path {args.impair.describe()}" if args.impair else "")
+            + "; "
             "Ctrl-C to stop",
             file=sys.stderr,
             flush=True,

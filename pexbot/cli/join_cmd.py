@@ -2,7 +2,8 @@
 
 With no ``--node`` an emulator is started in-process with a demo conference, so the command
 works offline. Stops after ``--duration`` seconds, at Ctrl-C / SIGTERM, or when the node ends
-the session (that last event is printed too). ``--json`` prints JSON lines instead of text.
+the session (that last event is printed too); with ``--rejoin`` a lost node is joined again
+(a ``rejoined`` line says after how long). ``--json`` prints JSON lines instead of text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 from pydantic import BaseModel
@@ -22,11 +24,14 @@ from pexbot.events import Event, ParticipantCreated, ParticipantUpdated, name_of
 from pexbot.jobs.event_log import jsonable
 from pexbot.jobs.metrics import MetricsRegistry
 from pexbot.jobs.target import JoinTarget, until_end
+from pexbot.session.rejoin import Gap, Rejoiner
+from pexbot.session.rejoin import describe as describe_gap
 from pexbot.session.session import Session
 from pexbot.wire import Participant
 
 from .common import (
     add_join_options,
+    add_rejoin_option,
     add_run_options,
     description,
     join_target,
@@ -43,6 +48,7 @@ def add_parser(subparsers: Any) -> None:
         description=description(__doc__),
     )
     add_join_options(parser)
+    add_rejoin_option(parser)
     add_run_options(parser, duration=None, duration_help="leave after SECONDS (default: Ctrl-C)")
     parser.set_defaults(run=run)
 
@@ -70,8 +76,9 @@ async def _join(
     registry: MetricsRegistry,
 ) -> None:
     reader_gone = asyncio.Event()
-    async with target.session() as session:
+    began = time.monotonic()
 
+    async def in_session(session: Session) -> None:
         def on_event(event: Event) -> None:
             if reader_gone.is_set():
                 return
@@ -87,12 +94,19 @@ async def _join(
         printer.joined(session)
         registry.set("pexbot_bots_joined", 1)
         registry.set("pexbot_participants", len(session.state.roster))
+        # --rejoin: the duration counts over every session.
+        left = None if duration is None else max(0.0, duration - (time.monotonic() - began))
         try:
-            await until_end(duration=duration, stop=stop, ended=[session.ended, reader_gone])
+            await until_end(duration=left, stop=stop, ended=[session.ended, reader_gone])
         finally:
             # Leaving ourselves is not an event to print; the node ending the session is.
             subscription.unsubscribe()
             registry.set("pexbot_bots_joined", 0)
+
+    rejoiner: Rejoiner[None] = Rejoiner(target.session, on_gap=printer.rejoined)
+    await rejoiner.run(in_session, stop=stop)
+    if rejoiner.gave_up is not None:
+        printer.gave_up(rejoiner.gave_up)
 
 
 class _Printer:
@@ -116,6 +130,15 @@ class TextPrinter(_Printer):
     def _line(self, text: str) -> None:
         print(text, file=self._out, flush=True)
 
+    def rejoined(self, gap: Gap) -> None:
+        self._line(
+            f"rejoined after {gap.back_at - gap.left_at:.1f} s ({gap.attempts} tries): "
+            + terminal_safe(gap.reason, 300)
+        )
+
+    def gave_up(self, why: str) -> None:
+        self._line("not rejoined: " + terminal_safe(why, 300))
+
     def joined(self, session: Session) -> None:
         info = session.info
         roster = session.state.roster
@@ -136,6 +159,12 @@ class TextPrinter(_Printer):
 class JsonPrinter(_Printer):
     def _line(self, data: dict[str, Any]) -> None:
         print(json.dumps(data, separators=(",", ":")), file=self._out, flush=True)
+
+    def rejoined(self, gap: Gap) -> None:
+        self._line(describe_gap(gap))
+
+    def gave_up(self, why: str) -> None:
+        self._line({"event": "rejoin_failed", "reason": why})
 
     def joined(self, session: Session) -> None:
         info = session.info

@@ -1,7 +1,9 @@
 """``pexbot record --out DIR``: record the conference (main audio+video, the presentation when
 there is one) and its roster, chat and presentation events.
 
-Writes ``DIR/main.mkv``, ``DIR/presentation.mkv`` (when someone presents; on the same clock)
+Passthrough by default: the received VP8/H.264 + Opus packets go into the files as they are
+(no decoding); ``--transcode`` decodes and re-encodes them. Writes ``DIR/main.mkv``,
+``DIR/presentation.mkv`` (when someone presents; on the same clock)
 and ``DIR/events.jsonl``. A status line on stderr shows the elapsed time, the received
 bitrate and the participants. Ends on ``--duration``, when the conference ends, or at Ctrl-C /
 SIGTERM; the files are finalised either way. Prints what it wrote (``--json``: one object).
@@ -21,6 +23,7 @@ from pexbot.jobs.status_line import StatusLine, record_status
 
 from .common import (
     add_join_options,
+    add_rejoin_option,
     add_run_options,
     description,
     join_target,
@@ -46,10 +49,17 @@ def add_parser(subparsers: Any) -> None:
         "--container",
         choices=CONTAINERS,
         default="mkv",
-        help="mkv or webm (VP8 + Opus), mp4 (H.264 + AAC); default mkv",
+        help="mkv (default) or webm; mp4 (H.264 + AAC) needs --transcode",
+    )
+    parser.add_argument(
+        "--transcode",
+        action="store_true",
+        help="decode and re-encode (VP8 + Opus in mkv/webm, H.264 + AAC in mp4) instead of "
+        "writing the received packets as they are",
     )
     parser.add_argument("--no-status", action="store_true", help="no live status line on stderr")
     add_join_options(parser)
+    add_rejoin_option(parser)
     add_run_options(parser, duration=None, duration_help="stop after SECONDS (default: Ctrl-C)")
     parser.set_defaults(run=run)
 
@@ -63,6 +73,8 @@ def out_dir(value: str) -> Path:
 
 async def run(args: argparse.Namespace) -> int:
     out = out_dir(args.out)
+    if args.container == "mp4" and not args.transcode:
+        raise ConfigError("--container mp4 needs --transcode (passthrough writes mkv or webm)")
     registry = MetricsRegistry()
     status = None if args.no_status else StatusLine(sys.stderr)
 
@@ -75,7 +87,9 @@ async def run(args: argparse.Namespace) -> int:
         join_target(args) as target,
         metrics_server(args, registry),
     ):
-        options = RecordOptions(out=out, duration=args.duration, container=args.container)
+        options = RecordOptions(
+            out=out, duration=args.duration, container=args.container, transcode=args.transcode
+        )
         job = RecordJob(target, options, on_status=show, metrics=registry)
         try:
             result = await job.run(stop)

@@ -17,6 +17,8 @@ Config file format (JSON; ``pexbot emulator --config FILE``; example in
       "event_queue_size": 1000,       // per event stream; a stream that falls behind is closed
       "traffic_limit": 10000,         // exchanges (and events) kept in emu.traffic
       "sse_keepalive": 15,            // seconds between ": keepalive" comments on idle streams
+      "event_replay": 0,              // events kept per stream to replay after Last-Event-ID
+                                      // (0: every reconnect re-syncs, as the spec describes)
       "expiry_sweep_interval": 0.5,   // seconds between expired-token sweeps
       "direct_media_answer_timeout": 20,  // seconds a held direct-media /calls or update
                                           // waits for the far end's ack {sdp}
@@ -177,6 +179,7 @@ class EmulatorConfig(_Strict):
     event_queue_size: int = Field(default=1000, ge=10)
     traffic_limit: int = Field(default=10_000, ge=1)
     sse_keepalive: float = Field(default=15.0, gt=0)
+    event_replay: int = Field(default=0, ge=0)
     expiry_sweep_interval: float = Field(default=0.5, gt=0)
     direct_media_answer_timeout: float = Field(default=20.0, gt=0)
     #: wrong PINs answered at once, per client and conference, before attempts are slowed

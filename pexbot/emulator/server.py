@@ -14,7 +14,9 @@
 Media: by default every ``/calls`` is answered by aiortc and the conference is transcoded
 (each participant gets a layout of the others and their audio mix, see :mod:`.compositor`);
 ``media="relay"`` relays 1:1, ``media="none"`` answers signalling only, or pass any
-:class:`~.media.MediaBackend`.
+:class:`~.media.MediaBackend`. ``media_impairment=Impairment(loss_percent=5, delay_ms=200,
+jitter_ms=50)`` puts a relay with that loss, delay and jitter in front of the backend's media
+ports (:mod:`.media.impaired_path`; ``emu.media.relay`` also blocks a transcoded call's path).
 
 Each emulator owns all its state and tasks (no module-level state), so a test may run many in
 one process. ``aclose`` ends the event streams, stops the server, cancels every timer and
@@ -41,6 +43,8 @@ from pexbot.emulator.http.app import build_app
 from pexbot.emulator.http.traffic import Traffic
 from pexbot.emulator.media.backend import MediaBackend, MediaChoice
 from pexbot.emulator.media.choice import make_media_backend
+from pexbot.emulator.media.impaired_path import ImpairedPathBackend
+from pexbot.emulator.media.impairment import Impairment
 
 from .config import EmulatorConfig
 
@@ -60,6 +64,7 @@ class Emulator:
         now: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         ssl_context: ssl.SSLContext | None = None,
+        media_impairment: Impairment | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.host = host
@@ -68,6 +73,8 @@ class Emulator:
         self._requested_port = port
         if media is None or isinstance(media, str):
             media = make_media_backend(media or "compose", size=media_size, fps=media_fps)
+        if media_impairment is not None:
+            media = ImpairedPathBackend(media, media_impairment)
         self.media: MediaBackend = media
         self.timers = Timers()
         self.node = Node(self.config, self.media, self.timers, now=now, wall=wall)

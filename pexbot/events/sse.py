@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pexbot.errors import TransportError
 
@@ -51,12 +51,15 @@ class SseEvent:
     ``id`` is the stream's last event id when the event was dispatched (it persists across
     events). ``retry`` is the reconnection time in ms set by a ``retry`` field inside this
     event's own block, else None (the parser's ``retry_ms`` keeps the latest value for good).
+    ``has_id`` tells whether this event's own block had an ``id`` line (``id`` may be one
+    inherited from an earlier event): only an event's own id says anything about *it*.
     """
 
     event: str
     data: str
     id: str = ""
     retry: int | None = None
+    has_id: bool = field(default=False, compare=False)
 
 
 class SseParser:
@@ -81,6 +84,7 @@ class SseParser:
         self._event_type = ""
         self._id_buffer = last_event_id
         self._block_retry: int | None = None
+        self._block_id = False
 
     def feed(self, chunk: bytes | str) -> list[SseEvent]:
         """Consume one chunk; return the events it completed, in order."""
@@ -128,6 +132,7 @@ class SseParser:
         elif field == "id":
             if "\0" not in value:
                 self._id_buffer = value
+                self._block_id = True
         elif field == "retry":
             if value and value.isascii() and value.isdigit():
                 self.retry_ms = int(value)
@@ -137,6 +142,7 @@ class SseParser:
     def _dispatch(self) -> SseEvent | None:
         self.last_event_id = self._id_buffer
         data, event_type, retry = self._data, self._event_type, self._block_retry
+        has_id, self._block_id = self._block_id, False
         self._data, self._data_len, self._event_type, self._block_retry = [], 0, "", None
         if not data:
             return None
@@ -145,6 +151,7 @@ class SseParser:
             data="\n".join(data),
             id=self.last_event_id,
             retry=retry,
+            has_id=has_id,
         )
 
 

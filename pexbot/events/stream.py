@@ -19,7 +19,12 @@ Decisions:
   node (capped at the backoff maximum): never a tight loop.
 - ``on_lost`` is called whenever an open stream ends; failed attempts are only logged.
 - The last event id is kept across connections and sent as ``Last-Event-ID`` (WHATWG
-  behaviour; a node that ignores it loses nothing).
+  behaviour; a node that ignores it loses nothing). Every event's id goes through an
+  :class:`~pexbot.events.ids.EventIdTracker` first: a duplicate (a sequence id delivered
+  already, say replayed twice) never reaches ``on_event``; a gap (events lost) ends the
+  connection once the chunk at hand is delivered, and the next one is opened *without*
+  ``Last-Event-ID`` so the node starts afresh with a full roster sync. The counts live in
+  ``stats`` (a :class:`~pexbot.events.ids.StreamStats`, which may outlive the reader).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import aiohttp
 
 from pexbot.errors import SessionEnded
 
+from .ids import EventIdTracker, StreamStats
 from .sse import SseEvent, SseParser, SseStreamTooLarge
 
 __all__ = ["EventStreamReader"]
@@ -90,6 +96,7 @@ class EventStreamReader:
         read_timeout: float | None = None,
         stable_after: float = 10.0,
         fatal_retries: int = 1,
+        stats: StreamStats | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1 (got {max_attempts})")
@@ -112,6 +119,13 @@ class EventStreamReader:
         self.delivered = 0
         self.last_event_id = ""
         self._retry_ms: int | None = None
+        self.tracker = EventIdTracker(stats)
+        #: the next attempt sends no ``Last-Event-ID`` (a gap wants a full re-sync)
+        self._fresh_next = False
+
+    @property
+    def stats(self) -> StreamStats:
+        return self.tracker.stats
 
     async def run(self) -> None:
         """Read until cancelled; raise SessionEnded when the stream cannot be kept up."""
@@ -161,8 +175,9 @@ class EventStreamReader:
     async def _attempt(self) -> _Outcome:
         headers = {"token": self._token(), "Accept": "text/event-stream"}
         headers["Cache-Control"] = "no-cache"
-        if self.last_event_id:
+        if self.last_event_id and not self._fresh_next:
             headers["Last-Event-ID"] = self.last_event_id
+        self._fresh_next = False
         kwargs: dict[str, Any] = {}
         if self._ssl is not None:
             kwargs["ssl"] = self._ssl
@@ -185,23 +200,38 @@ class EventStreamReader:
                 "event stream has content type %r; reading it anyway", response.content_type
             )
         self.connections += 1
+        self.tracker.connected()
         self._on_connected(self.connections)
         loop = asyncio.get_running_loop()
         started = loop.time()
         parser = SseParser(last_event_id=self.last_event_id)
-        delivered = 0
+        received = 0
         reason = "the node closed the event stream"
         try:
             async for chunk in response.content.iter_any():
                 for event in parser.feed(chunk):
-                    delivered += 1
-                    self._deliver(event)
-                self.last_event_id = parser.last_event_id
+                    received += 1
+                    self._take(event)
                 self._retry_ms = parser.retry_ms if parser.retry_ms is not None else self._retry_ms
+                if self.tracker.wants_resync:
+                    self.tracker.resync_requested()
+                    self._fresh_next = True
+                    reason = "events missing from the stream: reconnecting for a full re-sync"
+                    log.warning("event stream %s (after id %s)", reason, self.last_event_id)
+                    break
         except (aiohttp.ClientError, TimeoutError, OSError, SseStreamTooLarge) as exc:
             reason = _describe(exc)
-        self.last_event_id = parser.last_event_id
-        return _Outcome(True, reason, delivered=delivered, lasted=loop.time() - started)
+        self.tracker.lost()
+        return _Outcome(True, reason, delivered=received, lasted=loop.time() - started)
+
+    def _take(self, event: SseEvent) -> None:
+        verdict = self.tracker.check(event.event, event.id, has_id=event.has_id)
+        if not verdict.deliver:
+            log.debug("duplicate %s event %s dropped", event.event, event.id)
+            return
+        if event.has_id:
+            self.last_event_id = event.id
+        self._deliver(event)
 
     def _deliver(self, event: SseEvent) -> None:
         self.delivered += 1

@@ -6,9 +6,16 @@
     summary = await job.run(stop)     # dict: counts, join-time percentiles, failures, CPU, memory
 
 Each bot is built by a *bot factory* (``factory(index, target, options) -> Bot``): the default,
-:class:`MediaBot`, joins, starts a call sending a small test pattern and/or tone (``media``:
+:class:`MediaBot`, joins, starts a call sending the numbered pattern and/or tone (``media``:
 ``video``, ``audio`` or ``none`` for signalling only) and counts what it receives. Another
-factory (one sharing a pre-encoded stream, say) plugs in without touching the job.
+factory plugs in without touching the job.
+
+With ``encoded`` (the default) the media is encoded once per process (:class:`SharedMedia`,
+owned by the job: :mod:`media.shared_encoding`) and every bot's call sends those packets and
+receives undecoded (``encoded_receive``), counting frames, keyframes and gaps from the payload
+(:mod:`media.encoded_counter`; one keyframe in ``verify_every`` frames decoded to read the
+pattern's number). A bot whose media stops for ``stall_after`` seconds after it had media
+fails with ``MediaStalled``. The summary has each bot's media health.
 
 ``duration`` counts from the moment the last bot was started: the ramp, then the hold (which
 also ends when no bot is left: all failed or were ended by the node). Bots that fail are
@@ -31,6 +38,8 @@ from typing import Any, Literal, Protocol
 from aiortc.mediastreams import MediaStreamTrack
 
 from media import DiscardSink, PatternVideoSource, ToneAudioSource
+from media.encoded_counter import EncodedCounterSink
+from media.shared_encoding import SharedCodec, SharedOpusEncoder, SharedVideoEncoder
 from pexbot.errors import PexbotError
 
 from .metrics import MetricsRegistry
@@ -49,10 +58,15 @@ class LoadOptions:
     ramp: float = 1.0  # bots started per second
     duration: float | None = 10.0  # hold after the last start; None: until stopped
     media: BotMedia = "video"
-    width: int = 160
-    height: int = 90
-    fps: float = 10.0
+    width: int = 640
+    height: int = 360
+    fps: float = 15.0
     name_prefix: str = "pexbot-load"
+    #: shared encoded media out, undecoded media in (False: an encoder and decoder per bot)
+    encoded: bool = True
+    codec: SharedCodec = "vp8"
+    verify_every: int = 150  # decode one keyframe per this many video frames (0: never)
+    stall_after: float = 5.0  # seconds without media, after some came: MediaStalled
 
     def __post_init__(self) -> None:
         if self.bots < 1:
@@ -72,6 +86,8 @@ class BotRecord:
     frames: int = 0  # received so far (all kinds)
     failure: str | None = None  # error type
     failure_message: str | None = None
+    #: media health (encoded bots): per kind fps, plus losses, NACKs, keyframes, staleness
+    health: dict[str, Any] | None = None
 
 
 class Bot(Protocol):
@@ -85,14 +101,54 @@ class Bot(Protocol):
 BotFactory = Callable[[int, JoinTarget, LoadOptions], Bot]
 
 
+class SharedMedia:
+    """The encoders a load process shares (one per option set), owned by whoever made it."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        self.audio = SharedOpusEncoder()
+        self.video: SharedVideoEncoder | None = None
+        if options.media == "video":
+            self.video = SharedVideoEncoder(
+                options.codec, options.width, options.height, options.fps
+            )
+
+    def figures(self) -> dict[str, Any]:
+        video = self.video
+        return {
+            "video_frames_encoded": video.frames if video else 0,
+            "video_keyframes": video.keyframes if video else 0,
+            "video_keyframe_requests": video.requests if video else 0,
+            "encode_ms_per_frame": round(1000 * video.encode_seconds / max(video.frames, 1), 2)
+            if video
+            else None,
+            "audio_frames_encoded": self.audio.frames,
+        }
+
+    async def aclose(self) -> None:
+        await self.audio.aclose()
+        if self.video is not None:
+            await self.video.aclose()
+
+
 class MediaBot:
     """The default bot: a session and, unless ``media == "none"``, a call (see module doc)."""
 
-    def __init__(self, index: int, target: JoinTarget, options: LoadOptions) -> None:
+    def __init__(
+        self,
+        index: int,
+        target: JoinTarget,
+        options: LoadOptions,
+        *,
+        shared: SharedMedia | None = None,
+    ) -> None:
         self.record = BotRecord(index)
         self._target = target
         self._options = options
         self._sink = DiscardSink()
+        self._counter = EncodedCounterSink(verify_every=options.verify_every)
+        self._shared = shared
+        self._stalled = asyncio.Event()
+        self._call: Any = None
 
     async def run(self, stop: asyncio.Event) -> None:
         record, opts = self.record, self._options
@@ -105,25 +161,25 @@ class MediaBot:
             ) as session:
                 record.join_s = time.monotonic() - started
                 record.state = "joined"
-                ended = [session.ended]
+                ended = [session.ended, self._stalled]
                 watcher: asyncio.Task[None] | None = None
                 if opts.media != "none":
-                    audio = ToneAudioSource()
-                    tracks.append(audio)
-                    video = None
-                    if opts.media == "video":
-                        video = PatternVideoSource(opts.width, opts.height, fps=opts.fps)
-                        tracks.append(video)
+                    audio, video = self._sources(tracks)
                     call = await session.call(
                         audio=audio,
                         video=video,
                         on_track=self._track,
                         media_type="video" if opts.media == "video" else "audio",
+                        video_codec=opts.codec,
+                        encoded_receive=opts.encoded,
                     )
+                    self._call = call
                     ended.append(call.ended)
                     watcher = session.spawn(self._watch_media(started), name="pexbot-load-media")
                 why = await until_end(duration=None, stop=stop, ended=ended)
-                if why == "ended":
+                if self._stalled.is_set():
+                    pass  # failed already
+                elif why == "ended":
                     reason = session.end_reason or "the node ended the call"
                     self._fail("Ended", reason)
                 if watcher is not None:
@@ -136,24 +192,115 @@ class MediaBot:
         finally:
             for track in tracks:
                 track.stop()
+            if self._own_shared is not None:
+                await self._own_shared.aclose()
+            self._update_health()
             await self._sink.close()
+            await self._counter.close()
             record.frames = self._frames()
             if record.failure is None:
                 record.state = "left"
 
+    _own_shared: SharedMedia | None = None
+
+    def _sources(
+        self, tracks: list[MediaStreamTrack]
+    ) -> tuple[MediaStreamTrack, MediaStreamTrack | None]:
+        opts = self._options
+        video: MediaStreamTrack | None = None
+        if opts.encoded:
+            shared = self._shared
+            if shared is None:  # made outside a LoadJob: this bot's own encoders
+                shared = self._own_shared = SharedMedia(opts)
+            audio: MediaStreamTrack = shared.audio.track()
+            if shared.video is not None:
+                video = shared.video.track()
+        else:
+            audio = ToneAudioSource()
+            if opts.media == "video":
+                video = PatternVideoSource(opts.width, opts.height, fps=opts.fps)
+        tracks.append(audio)
+        if video is not None:
+            tracks.append(video)
+        return audio, video
+
     def _track(self, role: str, track: MediaStreamTrack) -> None:
-        self._sink.add_track(track, role=role)
+        if self._options.encoded:
+            self._counter.add_track(track, role=role)
+        else:
+            self._sink.add_track(track, role=role)
 
     async def _watch_media(self, started: float) -> None:
-        await self._sink.wait_for(1)
+        if self._options.encoded:
+            await self._counter.wait_for(1)
+        else:
+            await self._sink.wait_for(1)
         self.record.media_s = time.monotonic() - started
         if self.record.state == "joined":
             self.record.state = "media"
         while True:  # keep the count current for the progress table and metrics
             self.record.frames = self._frames()
+            self._update_health()
+            age = self._media_age()
+            if age is not None and age > self._options.stall_after:
+                self._fail(
+                    "MediaStalled", f"no media for {age:.1f} s after {self._frames()} frames"
+                )
+                self._stalled.set()
+                return
             await asyncio.sleep(1.0)
 
+    def _media_age(self) -> float | None:
+        """Seconds since the freshest kind last had a frame (video if sent, else audio)."""
+        if not self._options.encoded:
+            return None
+        now = time.monotonic()
+        kind = "video" if self._options.media == "video" else "audio"
+        ages = [c.age(now) for (_, k), c in self._counter.counts.items() if k == kind]
+        known = [a for a in ages if a is not None]
+        return min(known) if known else None
+
+    def _update_health(self) -> None:
+        if not self._options.encoded:
+            return
+        now = time.monotonic()
+        health: dict[str, Any] = {}
+        for (role, kind), count in self._counter.counts.items():
+            if role != "main":
+                continue
+            age = count.age(now)
+            health[kind] = {
+                "frames": count.frames,
+                "fps": round(count.fps(), 1),
+                "kbps": round(
+                    8
+                    * count.bytes
+                    / max((count.last_at or now) - (count.first_at or now), 1e-3)
+                    / 1000,
+                    1,
+                ),
+                "keyframes": count.keyframes,
+                "gaps": count.gaps,
+                "verified": count.verified,
+                "unreadable": count.unreadable,
+                "last_frame_age_s": None if age is None else round(age, 2),
+            }
+        call = self._call
+        if call is not None:
+            for role, kind in (("audio", "audio"), ("video", "video")):
+                counter = call.media.counters[role]
+                entry = health.setdefault(kind, {})
+                entry.update(
+                    packets=counter.packets,
+                    lost=counter.lost,
+                    nacks=counter.nacks,
+                    plis=counter.plis,
+                )
+        self.record.health = health
+
     def _frames(self) -> int:
+        if self._options.encoded:
+            return self._counter.frames()
         return sum(c.frames for c in self._sink.counts.values())
 
     def _fail(self, kind: str, message: str) -> None:
@@ -168,7 +315,7 @@ class LoadJob:
         target: JoinTarget,
         options: LoadOptions,
         *,
-        factory: BotFactory = MediaBot,
+        factory: BotFactory | None = None,
         on_progress: Callable[[LoadJob], None] | None = None,
         metrics: MetricsRegistry | None = None,
         progress_every: float = 0.5,
@@ -176,6 +323,8 @@ class LoadJob:
         self.target = target
         self.options = options
         self._factory = factory
+        #: the encoders the default bots share; made in run(), closed at its end
+        self.shared: SharedMedia | None = None
         self._on_progress = on_progress
         self._progress_every = progress_every
         self.bots: list[Bot] = []
@@ -208,6 +357,8 @@ class LoadJob:
         held: ProcessUsage | None = None
         reporter = asyncio.get_running_loop().create_task(self._report_forever())
         reason = "duration"
+        if self._factory is None and self.options.encoded and self.options.media != "none":
+            self.shared = SharedMedia(self.options)
         try:
             async with asyncio.TaskGroup() as group:
                 tasks: list[asyncio.Task[None]] = []
@@ -224,6 +375,8 @@ class LoadJob:
             reporter.cancel()
             await asyncio.wait({reporter})
             self._report()
+            if self.shared is not None:
+                await self.shared.aclose()
         return self.summary(reason, before, held or process_usage())
 
     async def _ramp(
@@ -242,7 +395,10 @@ class LoadJob:
                         await stop.wait()
             if stop.is_set():
                 return
-            bot = self._factory(index + 1, self.target, self.options)
+            if self._factory is None:
+                bot: Bot = MediaBot(index + 1, self.target, self.options, shared=self.shared)
+            else:
+                bot = self._factory(index + 1, self.target, self.options)
             self.bots.append(bot)
             tasks.append(group.create_task(bot.run(leave), name=f"pexbot-load-bot-{index + 1}"))
 
@@ -296,7 +452,32 @@ class LoadJob:
                 "per_bot_mb": _mb(max(after.rss_bytes - before.rss_bytes, 0) / joined),
             },
             "frames_received": summary([float(r.frames) for r in records], digits=0),
+            **self._media_summary(records),
         }
+
+    def _media_summary(self, records: list[BotRecord]) -> dict[str, Any]:
+        """Media health over the bots, and per bot (encoded bots only)."""
+        healths = [(r.index, r.health) for r in records if r.health]
+        if not healths:
+            return {}
+        out: dict[str, Any] = {"encoded": True, "codec": self.options.codec}
+        for kind in ("video", "audio"):
+            entries = [h[kind] for _, h in healths if kind in h and "fps" in h[kind]]
+            if not entries:
+                continue
+            out[f"{kind}_fps"] = summary([float(e["fps"]) for e in entries], digits=1)
+            out[f"{kind}_lost"] = sum(int(e.get("lost", 0)) for e in entries)
+            out[f"{kind}_nacks"] = sum(int(e.get("nacks", 0)) for e in entries)
+            out[f"{kind}_gaps"] = sum(int(e.get("gaps", 0)) for e in entries)
+            if kind == "video":
+                out["video_keyframes"] = sum(int(e.get("keyframes", 0)) for e in entries)
+                out["video_verified"] = sum(int(e.get("verified", 0)) for e in entries)
+                out["video_unreadable"] = sum(int(e.get("unreadable", 0)) for e in entries)
+        out["healthy"] = sum(1 for r in records if r.health and r.failure is None)
+        if self.shared is not None:
+            out["shared"] = self.shared.figures()
+        out["per_bot"] = [{"bot": index, **health} for index, health in healths]
+        return out
 
 
 def _mb(value: float) -> float:

@@ -8,9 +8,16 @@
 
 Measured: join time (``request_token`` to the first roster sync), call set-up, time to the first
 picture and sound, frame rate, resolution, freezes, packet loss and jitter (RTP receiver
-stats), bitrates, the audio level and tone, and, when pattern codes are read from what comes
-back, end-to-end latency and the A/V offset. The pattern's frame numbers start at a random
-number so the probe can tell its own pattern (a test call loops it back) from someone else's.
+stats), the RTCP round trip and the NACKs and PLIs sent (:mod:`.probe_feedback`), bitrates, the
+audio level and tone, and, when pattern codes are read from what comes back, end-to-end latency
+and the A/V offset.
+
+Two latencies, which differ: ``network.rtt_ms`` is the RTCP round trip (the path only; half its
+median is ``network.one_way_ms``), ``video.latency_ms`` is the pattern's capture-to-arrival
+time (in a test call: our picture there and back, through the node's decoder, compositor and
+encoder, and our jitter buffer, which waits for a frame's last packet). The pattern's frame
+numbers start at a random number so the probe can tell its own pattern (a test call loops it
+back) from someone else's.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from media.sink import Kind
 from pexbot.call.media_call import MediaCall
 
 from .metrics import MetricsRegistry
+from .probe_feedback import FeedbackCounter
 from .probe_result import (
     AudioResult,
     NetworkResult,
@@ -43,7 +51,7 @@ from .probe_result import (
     add_point,
     evaluate,
 )
-from .stats import RtpRates, RtpTotals, rtp_totals
+from .stats import RtpRates, RtpTotals, loss_pct, summary, totals_from_stats
 from .target import JoinTarget, every, until_end
 
 
@@ -102,6 +110,8 @@ class ProbeJob:
         self._call: MediaCall | None = None
         self._t0 = self._end = time.monotonic()
         self._totals: list[RtpTotals] = []
+        self._rtts_seen = 0
+        self.feedback = FeedbackCounter()
         _describe(self.metrics)
 
     async def run(self, stop: asyncio.Event | None = None) -> ProbeReport:
@@ -164,13 +174,21 @@ class ProbeJob:
 
     def _track(self, role: str, track: MediaStreamTrack) -> None:
         self._analyser.add_track(track, role=role)
+        if self._call is not None:
+            self.feedback.watch(self._call.pc)
 
     async def _sample(self) -> None:
         call = self._call
         if call is None or call.ended.is_set():
             return
-        totals = await rtp_totals(call.pc)
+        self.feedback.watch(call.pc)  # a restart brings new receivers
+        stats = await call.pc.getStats()
+        totals = totals_from_stats(stats, time.monotonic())
         t = totals.at - self._t0
+        new = self.feedback.round_trips_ms[self._rtts_seen :]
+        self._rtts_seen += len(new)
+        if new:
+            add_point(self.series, "rtt_ms", t, sum(new) / len(new))
         if self._totals:
             rates = RtpRates.between(self._totals[-1], totals)
             add_point(self.series, "rx_kbps", t, rates.rx_bps / 1000)
@@ -237,6 +255,14 @@ class ProbeJob:
         """Seconds from the analyser's start to the probe's ``t = 0`` (the call being up)."""
         return self._t0 - (time.monotonic() - self._analyser.report().elapsed_s)
 
+    def _jitter_means(self) -> dict[str, float]:
+        out = {}
+        for kind in ("audio", "video"):
+            mean = _mean_after(self.series.get(f"{kind}_jitter_ms", []), 3.0)
+            if mean is not None:
+                out[kind] = mean
+        return out
+
     def _network(self) -> NetworkResult:
         if len(self._totals) < 2:
             last = self._totals[-1] if self._totals else None
@@ -247,14 +273,30 @@ class ProbeJob:
             )
         first, last = self._totals[0], self._totals[-1]
         whole = RtpRates.between(first, last)
+        rtt = summary(self.feedback.round_trips_ms)
         return NetworkResult(
             rx_kbps=round(whole.rx_bps / 1000, 1),
             tx_kbps=round(whole.tx_bps / 1000, 1),
             packets_received=last.packets_received,
             packets_lost=last.packets_lost,
             loss_pct=last.loss_pct,
+            loss_pct_by_kind={
+                kind: loss_pct(k.packets_lost, k.packets_received)
+                for kind, k in sorted(last.kinds.items())
+            },
             jitter_ms={kind: k.jitter_ms for kind, k in sorted(last.kinds.items())},
+            jitter_mean_ms=self._jitter_means(),
+            rtt_ms=_rtt(rtt),
+            one_way_ms=None if rtt is None else round(float(rtt["p50"]) / 2, 1),
+            nacks_sent=self.feedback.nacks,
+            nacked_packets=self.feedback.nacked_packets,
+            plis_sent=self.feedback.plis,
         )
+
+
+def _mean_after(points: list[tuple[float, float]], start: float) -> float | None:
+    values = [v for t, v in points if t >= start]
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def _ms(seconds: float) -> float:
@@ -272,6 +314,15 @@ def _latency(summary: LatencySummary | None) -> dict[str, float | int] | None:
         "mean": summary.mean_ms,
         "count": summary.count,
     }
+
+
+def _rtt(values: dict[str, float | int] | None) -> dict[str, float | int] | None:
+    if values is None:
+        return None
+    names = {"p50": "median", "p90": "p90", "min": "min", "max": "max", "mean": "mean"}
+    out = {names[k]: v for k, v in values.items() if k in names}
+    out["count"] = values["count"]
+    return out
 
 
 def _describe(m: MetricsRegistry) -> None:

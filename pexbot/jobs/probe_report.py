@@ -85,6 +85,16 @@ def _summary_rows(r: ProbeReport) -> list[tuple[str, str]]:
         ("Audio level", fmt(r.audio.level_dbfs, " dBFS")),
         ("Packet loss", f"{r.network.loss_pct:g} % of {r.network.packets_received} packets"),
         ("Jitter", jitter),
+        (
+            "Round trip (RTCP, median)",
+            fmt(r.network.rtt_ms.get("median") if r.network.rtt_ms else None, " ms")
+            + f"; one way {fmt(r.network.one_way_ms, ' ms')}",
+        ),
+        (
+            "Repairs asked",
+            f"{r.network.nacks_sent} NACKs ({r.network.nacked_packets} packets), "
+            f"{r.network.plis_sent} PLIs",
+        ),
         ("Bitrate", f"received {r.network.rx_kbps:g} kbit/s, sent {r.network.tx_kbps:g} kbit/s"),
     ]
 

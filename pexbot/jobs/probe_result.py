@@ -35,7 +35,19 @@ class NetworkResult(BaseModel):
     packets_received: int = 0
     packets_lost: int = 0
     loss_pct: float = 0.0
-    jitter_ms: dict[str, float | None] = {}  # by kind, as the call ended
+    loss_pct_by_kind: dict[str, float] = {}  # of the packets each kind expected
+    jitter_ms: dict[str, float | None] = {}  # by kind, as the call ended (RFC 3550)
+    #: by kind, the mean of the per-second samples past the first 3 s: the estimator's last
+    #: value swings by several ms, this is what to compare with an expected figure
+    jitter_mean_ms: dict[str, float] = {}
+    #: RTCP round trip (our senders' reports, sampled each second): median, p95, min, max,
+    #: mean, count over every sample of every kind
+    rtt_ms: dict[str, float | int] | None = None
+    #: half the median round trip: the one-way network latency of a symmetric path
+    one_way_ms: float | None = None
+    nacks_sent: int = 0  # NACK messages our receivers sent (packets asked again)
+    nacked_packets: int = 0
+    plis_sent: int = 0  # key frames asked for
 
 
 class SentMedia(BaseModel):
@@ -75,6 +87,7 @@ SERIES: dict[str, tuple[str, str, str]] = {
     "loss_pct": ("Packet loss", "%", "lost"),
     "video_jitter_ms": ("Jitter", "ms", "video"),
     "audio_jitter_ms": ("Jitter", "ms", "audio"),
+    "rtt_ms": ("Round trip (RTCP)", "ms", "round trip"),
     "audio_level_dbfs": ("Audio level", "dBFS", "received"),
     "tone_fraction": ("Tone present", "share of 10 ms blocks", "received"),
 }

@@ -5,13 +5,20 @@
     job = RecordJob(target, RecordOptions(out=Path("rec"), duration=60))
     result = await job.run(stop)        # stop: an asyncio.Event (a signal handler sets it)
 
+Passthrough by default: the VP8/H.264 and Opus packets received are muxed as they are
+(:mod:`media.passthrough_recorder`; mkv or webm); ``RecordOptions(transcode=True)`` decodes and
+re-encodes (:class:`media.Recorder`; fixed codecs, mp4 too).
+
 Writes into ``out``: ``main.mkv`` (the conference as the bot receives it), ``presentation.mkv``
 when someone presents (on the same clock: it starts where the presentation started), and
 ``events.jsonl`` (:mod:`.event_log`). The bot itself sends black video and silence.
 
 Ends on ``duration``, on ``stop``, when the node ends the session or the call (conference
-over, bot disconnected). Every way out leaves the conference (call disconnected, token
-released) and then finalises the files, cancellation included.
+over, bot disconnected). With ``JoinTarget(rejoin=...)`` a lost node is joined again
+(:mod:`pexbot.session.rejoin`): the recording goes on in the same files and ``events.jsonl``
+gets a ``rejoined`` line (``left_at``, ``back_at``, ``reason``) marking the gap. Every way out
+leaves the conference (call disconnected, token released) and then finalises the files,
+cancellation included.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from typing import Any
 
 from media import Recorder
 from media.mux import RecordingError
+from media.passthrough_recorder import PassthroughRecorder
 from pexbot.call.media_call import MediaCall
+from pexbot.session.rejoin import Gap, Rejoiner, describe
 from pexbot.session.session import Session
 
 from .event_log import EventLog
@@ -48,6 +57,9 @@ class RecordOptions:
     container: str = "mkv"
     #: seconds between status updates (bitrate sampling, ``on_status``)
     status_every: float = 1.0
+    #: decode and re-encode (fixed codecs, any container); default: passthrough, the received
+    #: VP8/H.264 + Opus packets muxed as they are (mkv/webm)
+    transcode: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,13 +102,20 @@ class RecordJob:
         self.target = target
         self.options = options
         self._on_status = on_status
-        self.recorder = Recorder(options.out, container=options.container)
+        self.recorder: Recorder
+        if options.transcode:
+            self.recorder = Recorder(options.out, container=options.container)
+        else:
+            self.recorder = PassthroughRecorder(
+                options.out, container=options.container, request_keyframe=self._keyframe
+            )
         self._session: Session | None = None
         self._call: MediaCall | None = None
         self._rates: RtpRates | None = None
         self._last: RtpTotals | None = None
         self._roles_noted: set[str] = set()
         self._file_failed = asyncio.Event()
+        self._began = time.monotonic()
         if metrics is not None:
             _describe(metrics)
             metrics.set("pexbot_bots_joined", 0)
@@ -124,12 +143,29 @@ class RecordJob:
         options.out.mkdir(parents=True, exist_ok=True)
         events: EventLog | None = None
         reason = "stopped"
-        try:
-            async with self.target.session() as session:
-                self._session = session
+        self._began = time.monotonic()
+        log_box: list[EventLog] = []
+
+        async def in_session(session: Session) -> str:
+            # One recorder over every session: after a re-join the new call's tracks go into
+            # the same files, on the same recording clock.
+            self._session = session
+            if not log_box:
                 # Created once joined, so a refused join leaves no events file behind.
-                events = EventLog(options.out / EVENTS_FILE, self._t0)
-                reason = await self._record(session, events, stop)
+                log_box.append(EventLog(options.out / EVENTS_FILE, self._t0))
+            return await self._record(session, log_box[0], stop)
+
+        def on_gap(gap: Gap) -> None:
+            log_box[0].note(describe(gap, self._t0()))
+
+        rejoiner: Rejoiner[str] = Rejoiner(self.target.session, on_gap=on_gap)
+        try:
+            try:
+                reason = await rejoiner.run(in_session, stop=stop)
+            finally:
+                events = log_box[0] if log_box else None
+            if rejoiner.gave_up is not None:
+                reason = f"{reason} ({rejoiner.gave_up})"
         except RecordingError as exc:
             reason = f"failed: {exc}"
             raise
@@ -164,14 +200,17 @@ class RecordJob:
         session.on(None, events.on_event)
         # The session follows presentations (session.presentation): the slides track, or the
         # JPEG fallback on a call without a slides line, arrives as role "presentation".
-        call = await session.call(on_track=self._track)
+        call = await session.call(on_track=self._track, encoded_receive=not self.options.transcode)
         self._call = call
         self._metrics.set("pexbot_bots_joined", 1)
         sample = functools.partial(self._sample, events)
         step = every(self.options.status_every, sample, what="recording status")
         session.spawn(step, name="pexbot-record-status")
+        duration = self.options.duration
+        if duration is not None:  # over every session, when the node was lost and joined again
+            duration = max(0.0, duration - (time.monotonic() - self._began))
         ended = await until_end(
-            duration=self.options.duration,
+            duration=duration,
             stop=stop,
             ended=[session.ended, call.ended, self._file_failed],
         )
@@ -183,6 +222,12 @@ class RecordJob:
             return ended
         why = session.end_reason if session.ended.is_set() else call.end_reason
         return f"ended: {why or 'by the node'}"
+
+    async def _keyframe(self, role: str) -> None:
+        """The passthrough recorder needs a keyframe (start, loss): PLI to the current call."""
+        call = self._call
+        if call is not None and not call.ended.is_set() and role in ("main", "presentation"):
+            await call.request_keyframe("main" if role == "main" else "presentation")
 
     def _track(self, role: str, track: Any) -> None:
         self.recorder.add_track(track, role=role)

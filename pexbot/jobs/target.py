@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from pexbot.session.rejoin import RejoinPolicy
 from pexbot.session.session import Session
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class JoinTarget:
     direct_media: bool = False
     verify_tls: bool | ssl.SSLContext = True
     embedded: bool = False
+    #: join again after the node was lost (:mod:`pexbot.session.rejoin`); None: never
+    rejoin: RejoinPolicy | None = None
 
     def session(self, *, display_name: str | None = None, **overrides: Any) -> Session:
         options: dict[str, Any] = {
@@ -44,6 +47,7 @@ class JoinTarget:
             "pin": self.pin,
             "direct_media": self.direct_media,
             "verify_tls": self.verify_tls,
+            "rejoin": self.rejoin,
         }
         options.update(overrides)
         return Session(self.node, self.alias, **options)

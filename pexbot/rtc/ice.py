@@ -10,6 +10,7 @@ bounded by our own timeouts, which end in :class:`~pexbot.errors.IceTimeout` /
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -30,7 +31,8 @@ from pexbot.errors import DtlsTimeout, IceTimeout
 
 log = logging.getLogger(__name__)
 
-_POLL = 0.02
+#: seconds between looks at the connection's states if no change event came (a backstop)
+_POLL = 0.25
 
 
 def ice_servers(
@@ -139,29 +141,51 @@ async def wait_connected(
 
     Raises IceTimeout when ICE does not complete (or fails) within ``ice_timeout``, and
     DtlsTimeout when DTLS does not connect (or fails) within ``dtls_timeout`` after that.
+    Woken by the connection's state changes (a poll would add up to its period to every call
+    set-up); :data:`_POLL` is only a backstop.
     """
-    start = time.monotonic()
-    while pc.iceConnectionState != "completed":
-        elapsed = time.monotonic() - start
-        if pc.iceConnectionState in ("failed", "closed"):
-            raise IceTimeout(f"ICE {pc.iceConnectionState} after {elapsed:.1f} s")
-        if elapsed > ice_timeout:
-            raise IceTimeout(
-                f"ICE still {pc.iceConnectionState} after {ice_timeout:.1f} s "
-                f"(remote candidates: {_remote_candidate_count(pc)})"
-            )
-        await asyncio.sleep(_POLL)
-    ice_done = time.monotonic()
-    while pc.connectionState != "connected":
-        elapsed = time.monotonic() - ice_done
-        if pc.connectionState in ("failed", "closed"):
-            raise DtlsTimeout(f"DTLS {pc.connectionState} {elapsed:.1f} s after ICE completed")
-        if elapsed > dtls_timeout:
-            raise DtlsTimeout(
-                f"DTLS still {pc.connectionState} {dtls_timeout:.1f} s after ICE completed"
-            )
-        await asyncio.sleep(_POLL)
-    return ice_done - start, time.monotonic() - ice_done
+    changed = asyncio.Event()
+    pc.on("iceconnectionstatechange", changed.set)
+    pc.on("connectionstatechange", changed.set)
+    try:
+        start = time.monotonic()
+        while True:
+            changed.clear()
+            if pc.iceConnectionState == "completed":
+                break
+            elapsed = time.monotonic() - start
+            if pc.iceConnectionState in ("failed", "closed"):
+                raise IceTimeout(f"ICE {pc.iceConnectionState} after {elapsed:.1f} s")
+            if elapsed > ice_timeout:
+                raise IceTimeout(
+                    f"ICE still {pc.iceConnectionState} after {ice_timeout:.1f} s "
+                    f"(remote candidates: {_remote_candidate_count(pc)})"
+                )
+            await _changed(changed, ice_timeout - elapsed)
+        ice_done = time.monotonic()
+        while True:
+            changed.clear()
+            if pc.connectionState == "connected":
+                break
+            elapsed = time.monotonic() - ice_done
+            if pc.connectionState in ("failed", "closed"):
+                raise DtlsTimeout(f"DTLS {pc.connectionState} {elapsed:.1f} s after ICE completed")
+            if elapsed > dtls_timeout:
+                raise DtlsTimeout(
+                    f"DTLS still {pc.connectionState} {dtls_timeout:.1f} s after ICE completed"
+                )
+            await _changed(changed, dtls_timeout - elapsed)
+        return ice_done - start, time.monotonic() - ice_done
+    finally:
+        pc.remove_listener("iceconnectionstatechange", changed.set)
+        pc.remove_listener("connectionstatechange", changed.set)
+
+
+async def _changed(changed: asyncio.Event, remaining: float) -> None:
+    """Until a state change, the backstop poll or the deadline (a little past it)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(min(_POLL, max(remaining, 0.0) + 0.001)):
+            await changed.wait()
 
 
 def _remote_candidate_count(pc: RTCPeerConnection) -> int:

@@ -12,11 +12,16 @@ sees one continuous stream:
   for the next source. Only :meth:`IncomingTrack.stop` (the call closing) ends it.
 
 It also counts what the application took (frames, last size) for the call's statistics.
+
+A call receiving encoded media (``CallOptions.encoded_receive``) feeds it sources whose frames
+are :class:`media.encoded.EncodedFrame` objects; their timestamps are kept continuous the same
+way (a VP8 key frame's header gives the size).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fractions
 import time
 from typing import Any
@@ -24,7 +29,9 @@ from typing import Any
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
-Frame = AudioFrame | VideoFrame
+from media.encoded import EncodedFrame, vp8_frame_size
+
+Frame = AudioFrame | VideoFrame | EncodedFrame
 
 
 class Restamper:
@@ -103,7 +110,8 @@ class IncomingTrack(MediaStreamTrack):
         self._changed.set()
         super().stop()
 
-    async def recv(self) -> Frame:
+    # EncodedFrame is not one of aiortc's types: the tracks of an encoded call return it
+    async def recv(self) -> Frame:  # type: ignore[override]
         while True:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -140,13 +148,20 @@ class IncomingTrack(MediaStreamTrack):
                 return None
             raise error
         frame = pull.result()
-        return frame if isinstance(frame, AudioFrame | VideoFrame) else None
+        return frame if isinstance(frame, AudioFrame | VideoFrame | EncodedFrame) else None
 
     def _deliver(self, frame: Frame) -> Frame:
         now = time.monotonic()
-        frame.pts = self._restamper.stamp(frame.pts, frame.time_base, now)
         self.frames += 1
         self.last_frame_at = now
+        if isinstance(frame, EncodedFrame):
+            stamped = self._restamper.stamp(frame.timestamp, frame.time_base, now)
+            if frame.keyframe and frame.codec.upper() == "VP8":
+                self.size = vp8_frame_size(frame.data) or self.size
+            if stamped is None or stamped == frame.timestamp:
+                return frame
+            return dataclasses.replace(frame, timestamp=stamped)
+        frame.pts = self._restamper.stamp(frame.pts, frame.time_base, now)
         if isinstance(frame, VideoFrame):
             self.size = (frame.width, frame.height)
         return frame

@@ -28,7 +28,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from pexbot.errors import NegotiationError
 
-from . import aiortc_compat, ice, sdp_remote
+from . import aiortc_compat, encoded, ice, prompt_start, sdp_remote
 from .datachannel import PexChannel
 from .raw_stats import RawStream, StreamName
 from .rtp_counter import RtpReceiveCounter
@@ -73,6 +73,7 @@ class Peer:
         channel: PexChannel | None = None,
         video_codec: VideoCodec | None = "h264",
         munge_remote: bool = True,
+        encoded_receive: bool = False,
     ) -> None:
         self.generation = generation
         self.roles = roles
@@ -84,6 +85,8 @@ class Peer:
         self._video_codec = video_codec  # put first in our offers (None: as aiortc has it)
         # Pexip's client munges the node's answers too, but never a direct-media far end's SDP.
         self._munge_remote = munge_remote and video_codec is not None
+        #: receivers hand over frames undecoded (pexbot.rtc.encoded), tapped before they start
+        self.encoded_receive = encoded_receive
         self._transceivers: dict[MediaRole, RTCRtpTransceiver] = {}
         self._pending: list[tuple[str, str | None]] = []
         self.remote_applied = False
@@ -97,6 +100,7 @@ class Peer:
             self._add(role)
         if channel is not None:
             channel.attach(self.pc)
+        prompt_start.unpaced_ice_completion(self.pc)
 
     def __repr__(self) -> str:
         return (
@@ -111,7 +115,13 @@ class Peer:
         sending = SendingTrack(self._outgoing[role])
         transceiver = self.pc.addTransceiver(sending, direction=direction)
         aiortc_compat.lower_audio_prefetch(transceiver.receiver)
+        prompt_start.complete_frames_at_marker(transceiver.receiver)
         aiortc_compat.count_rtp(transceiver.receiver, self._counters[role])
+        _count_feedback(transceiver.receiver, self._counters[role])
+        if self.encoded_receive:
+            encoded.tap_encoded(transceiver.receiver)
+        # A source fed as packets must hear the far end's PLI/FIR itself.
+        encoded.on_keyframe_request(transceiver.sender, self._outgoing[role].keyframe_requested)
         self._transceivers[role] = transceiver
 
     def transceiver(self, role: MediaRole) -> RTCRtpTransceiver:
@@ -201,6 +211,11 @@ class Peer:
             slides.direction = "sendonly" if presenting and not theirs else "recvonly"
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            prompt_start.unpaced_ice_completion(self.pc)  # transports the offer added
+            if self.encoded_receive:  # before any await: the new receivers start in a task
+                for transceiver in self.pc.getTransceivers():
+                    if transceiver not in self._transceivers.values():
+                        encoded.tap_encoded(transceiver.receiver)
             await self._remote_set(offer)
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)
@@ -212,6 +227,7 @@ class Peer:
         for transceiver in self.pc.getTransceivers():
             if transceiver not in self._transceivers.values():
                 aiortc_compat.lower_audio_prefetch(transceiver.receiver)
+                prompt_start.complete_frames_at_marker(transceiver.receiver)
         self.local_sdp = add_content(self.pc.localDescription.sdp, section_roles(offer))
         return self.local_sdp
 
@@ -257,6 +273,13 @@ class Peer:
             return
         parsed = ice.remote_candidate(candidate, ice.transport_mid(self.pc, mid))
         await self.pc.addIceCandidate(parsed)
+
+    async def request_keyframe(self, role: MediaRole) -> int:
+        """A PLI to every source heard on ``role``'s m-line; how many were asked."""
+        transceiver = self._transceivers.get(role)
+        if transceiver is None or self.closed:
+            return 0
+        return await encoded.request_keyframe(transceiver.receiver)
 
     # --- statistics ----------------------------------------------------------------------------
 
@@ -304,6 +327,26 @@ class Peer:
         self.closed = True
         aiortc_compat.detach_senders(self.pc)
         await self.pc.close()
+
+
+def _count_feedback(receiver: Any, counter: RtpReceiveCounter) -> None:
+    """Count the NACKs and PLIs ``receiver`` sends (wrapped on this object only)."""
+    send_nack = getattr(receiver, "_send_rtcp_nack", None)
+    send_pli = getattr(receiver, "_send_rtcp_pli", None)
+    if send_nack is None or send_pli is None:
+        return
+
+    async def nack(media_ssrc: int, lost: list[int]) -> None:
+        counter.nacks += 1
+        counter.nacked_packets += len(lost)
+        await send_nack(media_ssrc, lost)
+
+    async def pli(media_ssrc: int) -> None:
+        counter.plis += 1
+        await send_pli(media_ssrc)
+
+    receiver._send_rtcp_nack = nack
+    receiver._send_rtcp_pli = pli
 
 
 def _offered_direction(offer: str, role: MediaRole) -> Direction | None:

@@ -48,6 +48,10 @@ class RtpReceiveCounter:
         self.codecs: dict[int, tuple[str, int]] = {}
         self.packets = 0
         self.bytes = 0
+        #: feedback the receiver sent: NACK messages (and packets they named), PLIs
+        self.nacks = 0
+        self.nacked_packets = 0
+        self.plis = 0
         self.payload_type: int | None = None  # of the last media (non-RTX) packet
         self._sources: OrderedDict[int, _Sequence] = OrderedDict()
         self._lost_before = 0  # losses of sources forgotten (bounded memory)

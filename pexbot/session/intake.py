@@ -38,6 +38,7 @@ from pexbot.events import (
     parse_event,
 )
 from pexbot.events.dispatch import EventDispatcher
+from pexbot.events.ids import StreamStats
 from pexbot.events.sse import SseEvent
 from pexbot.events.state import ConferenceState, RosterDiff
 from pexbot.signalling.http import ApiTransport
@@ -72,6 +73,8 @@ class EventIntake:
         self._end = end
         #: set by the first roster sync (``SyncEnd``)
         self.synced = asyncio.Event()
+        #: the event stream's counters, kept across readers (drops, re-syncs, duplicates...)
+        self.stats = StreamStats()
 
     def on_connected(self, attempt: int) -> None:
         log.info("event stream connected (#%d)", attempt)

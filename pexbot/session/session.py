@@ -68,6 +68,7 @@ from pexbot.call.slot import CallSlot
 from pexbot.errors import SessionEnded
 from pexbot.events import EventName, Refer, SessionEndedEvent, SessionStarted
 from pexbot.events.dispatch import Callback, EventDispatcher, EventIterator, Subscription
+from pexbot.events.ids import StreamStats
 from pexbot.events.state import ConferenceState
 from pexbot.events.stream import EventStreamReader
 from pexbot.presentation.controller import PresentationController
@@ -77,6 +78,7 @@ from pexbot.signalling.api.conference import MessageType
 from pexbot.signalling.backoff import Backoff
 from pexbot.signalling.http import ApiTransport
 from pexbot.signalling.join import JoinRequest, request_token
+from pexbot.signalling.retry import RejoinPolicy
 from pexbot.signalling.token import TokenKeeper
 
 from .access import SessionAccess
@@ -111,6 +113,7 @@ class Session:
         join_timeout: float = 15.0,
         release_timeout: float = 3.0,
         max_stream_attempts: int = 8,
+        rejoin: RejoinPolicy | None = None,
     ) -> None:
         self.request = JoinRequest(
             display_name=display_name,
@@ -128,6 +131,8 @@ class Session:
         self._join_timeout = join_timeout
         self._release_timeout = release_timeout
         self._max_stream_attempts = max_stream_attempts
+        #: how to join again after the node was lost, for a :class:`~.rejoin.Rejoiner`
+        self.rejoin = rejoin
         self.state = ConferenceState()
         self.dispatcher = EventDispatcher()
         #: set once the session is over (whatever ended it)
@@ -293,6 +298,7 @@ class Session:
             backoff=Backoff(initial=0.1, maximum=30.0),
             max_attempts=self._max_stream_attempts,
             ssl=self.transport.ssl,
+            stats=self._intake.stats,
         )
 
     def _end(self, reason: str) -> None:
@@ -306,6 +312,12 @@ class Session:
         return None if self._close_task is None else self.end_reason or ""
 
     # -- what the session owns ----------------------------------------------------------------
+
+    @property
+    def stream_stats(self) -> StreamStats:
+        """The event stream's counters: drops, reconnects, re-syncs, replays, duplicates
+        dropped, gaps (see :mod:`pexbot.events.ids`)."""
+        return self._intake.stats
 
     @property
     def task_group(self) -> asyncio.TaskGroup:

@@ -3,7 +3,8 @@
 ``ApiTransport`` is deliberately thin: it builds the URL, sets the ``token`` / ``pin`` headers,
 reads the ``{"status", "result"}`` envelope and turns error statuses into the error tree. It
 knows nothing of sessions or endpoints beyond their paths. The ``aiohttp.ClientSession`` may be
-injected (httpx-style); an injected one is never closed here.
+injected (httpx-style); an injected one is never closed here. A failed send is repeated when
+:mod:`.retry` says the request is safe to send again (``retry=``, counted in ``stats``).
 
 Secrets: the token and PIN travel only in headers. Neither is ever logged, put in a URL, or
 copied into an exception message; log lines carry the method, the path and the status only.
@@ -11,6 +12,7 @@ copied into an exception message; log lines carry the method, the path and the s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
@@ -21,43 +23,26 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from pexbot.errors import (
-    ApiError,
-    BadRequest,
-    ConferenceNotFound,
-    FloorDenied,
-    Forbidden,
-    HostOnly,
-    InvalidToken,
-    NodeUnavailable,
-    TransportError,
-    UnexpectedResponse,
-)
+from pexbot.errors import TransportError
+
+from .retry import RETRY_STATUSES, Failure, RetryPolicy, RetryStats, is_idempotent
+from .status_map import UNAVAILABLE_STATUSES, error_for, reason_of
+
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "UNAVAILABLE_STATUSES",
+    "ApiTransport",
+    "RawResponse",
+    "error_for",
+    "node_origin",
+    "reason_of",
+]
 
 log = logging.getLogger(__name__)
 
 API_ROOT = "/api/client/v2"
-UNAVAILABLE_STATUSES = frozenset({502, 503, 504, 529})
 #: the largest response body read (a presentation JPEG at full size is well under it)
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-
-# Words in a 403 reason that mean "this token is no good" rather than "you may not do this".
-_TOKEN_REASONS = (
-    "invalid token",
-    "token expired",
-    "expired token",
-    "token invalid",
-    "unknown token",
-)
-# Words in a 403 reason that mean "hosts only" whatever role we believe we have.
-_HOST_ONLY_REASONS = (
-    "host only",
-    "host-only",
-    "hosts only",
-    "only available to host",
-    "requires host",
-    "not a host",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,55 +70,6 @@ def node_origin(node: str) -> str:
     return f"{parts.scheme}://{host}{port}" if parts.scheme else node
 
 
-def reason_of(result: Any) -> str:
-    """The node's reason for an error, as one short line."""
-    if result is None:
-        return ""
-    if isinstance(result, str):
-        text = result
-    else:
-        text = json.dumps(result, separators=(",", ":"), default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def error_for(
-    endpoint: str,
-    status: int,
-    result: Any,
-    *,
-    host_only: bool = False,
-    role: str | None = None,
-) -> ApiError:
-    """The typed error for an error status (pure; ``role`` is ``"HOST"`` or ``"GUEST"``).
-
-    A 403 is ``InvalidToken`` when the node says so, ``FloorDenied`` on ``take_floor``,
-    ``HostOnly`` when the function is host-only and we are a guest (or the node says hosts
-    only), and ``Forbidden`` otherwise.
-    """
-    reason = reason_of(result)
-    lowered = reason.lower()
-    if status == 400:
-        return BadRequest(endpoint, status, reason)
-    if status == 403:
-        if any(word in lowered for word in _TOKEN_REASONS):
-            return InvalidToken(endpoint, status, reason)
-        if endpoint.endswith("take_floor"):
-            return FloorDenied(endpoint, status, reason)
-        guest = (role or "").upper() == "GUEST"
-        if (host_only and guest) or any(word in lowered for word in _HOST_ONLY_REASONS):
-            return HostOnly(endpoint, status, reason)
-        return Forbidden(endpoint, status, reason)
-    if status == 404:
-        return ConferenceNotFound(endpoint, status, reason)
-    if status in UNAVAILABLE_STATUSES:
-        return NodeUnavailable(endpoint, status, reason)
-    if 200 <= status < 300:
-        # 2xx but the envelope says "failure": the node processed it and refused.
-        return ApiError(endpoint, status, reason or "status: failure")
-    return UnexpectedResponse(endpoint, status, reason)
-
-
 class ApiTransport:
     """Requests to one conference alias (or node-level paths) on one Conferencing Node."""
 
@@ -146,6 +82,7 @@ class ApiTransport:
         verify_tls: bool | ssl.SSLContext = True,
         timeout: float = 10.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not node.startswith(("http://", "https://")):
             node = "https://" + node
@@ -153,6 +90,10 @@ class ApiTransport:
         self.alias = alias
         self.origin = node_origin(self.node)
         self.timeout = timeout
+        #: when a failed send is repeated (:mod:`.retry`); ``RetryPolicy(attempts=1)``: never
+        self.retry = retry or RetryPolicy()
+        #: what the requests went through: failures, retries, errors after failures
+        self.stats = RetryStats()
         self.max_response_bytes = max_response_bytes
         self.ssl: bool | ssl.SSLContext = verify_tls
         #: our role as the node last told us (``"HOST"`` / ``"GUEST"``); decides ``HostOnly``
@@ -206,14 +147,103 @@ class ApiTransport:
         node_level: bool = False,
         time_limit: float | None = None,
         raise_for_status: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> RawResponse:
-        """Send one request; return the response or raise the typed error for its status."""
+        """Send one request; return the response or raise the typed error for its status.
+
+        A failed send is repeated as ``retry`` (default: the transport's policy) allows: see
+        :mod:`.retry` for which requests are safe to send again. ``time_limit`` bounds the
+        whole request, retries included; each send is bounded by the transport's timeout.
+        """
+        policy = retry or self.retry
+        deadline = policy.deadline if time_limit is None else min(policy.deadline, time_limit)
+        per_send = self.timeout if time_limit is None else min(self.timeout, time_limit)
         headers: dict[str, str] = {}
         if token is not None:
             headers["token"] = token
         if pin is not None:
             headers["pin"] = pin
         endpoint = path or "(conference)"
+        stats = self.stats
+        stats.requests += 1
+        backoff = policy.backoff()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            left = deadline - (time.monotonic() - started)
+            outcome = await self._send(
+                method,
+                path,
+                endpoint,
+                json,
+                headers,
+                params,
+                node_level,
+                max(0.05, min(per_send, left)),
+            )
+            failure: Failure | None
+            if isinstance(outcome, RawResponse):
+                failure = Failure.SERVER_ERROR if outcome.status in RETRY_STATUSES else None
+            else:
+                failure = outcome.failure
+            if failure is None:
+                assert isinstance(outcome, RawResponse)
+                if attempt > 1:
+                    stats.recovered += 1
+                return self._checked(outcome, endpoint, host_only, raise_for_status)
+            stats.failed(failure)
+            delay = backoff.next_delay()
+            verdict = policy.decide(
+                method,
+                path,
+                failure,
+                attempt=attempt,
+                elapsed=time.monotonic() - started,
+                delay=delay,
+            )
+            if not verdict.retry:
+                stats.gave_up += 1
+                why = verdict.why
+                if failure is not Failure.UNREACHED and not is_idempotent(method, path):
+                    if failure is not Failure.SERVER_ERROR:
+                        why += "; the node may have carried it out"
+                if isinstance(outcome, RawResponse):
+                    if not raise_for_status:
+                        return outcome
+                    raise error_for(
+                        endpoint,
+                        outcome.status,
+                        outcome.result,
+                        host_only=host_only,
+                        role=self.role,
+                        note=why,
+                    )
+                raise TransportError(f"{outcome.message} ({why})")
+            stats.retried += 1
+            log.info(
+                "%s %s failed (%s); attempt %d in %.2f s",
+                method,
+                endpoint,
+                failure.value,
+                attempt + 1,
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        json: Any,
+        headers: dict[str, str],
+        params: dict[str, str] | None,
+        node_level: bool,
+        limit: float,
+    ) -> RawResponse | _SendFailed:
+        """One send: the decoded answer, or how it failed (a certificate or size error, which
+        no retry can mend, is raised)."""
         started = time.monotonic()
         try:
             async with self.http.request(
@@ -223,7 +253,7 @@ class ApiTransport:
                 headers=headers,
                 params=params,
                 ssl=self.ssl,
-                timeout=aiohttp.ClientTimeout(total=time_limit or self.timeout),
+                timeout=aiohttp.ClientTimeout(total=limit),
                 allow_redirects=False,
             ) as resp:
                 content = await _read_bounded(resp, self.max_response_bytes)
@@ -237,15 +267,36 @@ class ApiTransport:
             # aiohttp's messages may quote the URL; ours names only the origin.
             kind = type(exc).__name__
             log.debug("%s %s -> %s", method, endpoint, kind)
-            raise TransportError(
-                f"{method} {endpoint} to {self.origin} failed: {kind}" + _describe_os_error(exc)
-            ) from None
+            message = f"{method} {endpoint} to {self.origin} failed: {kind}" + _describe_os_error(
+                exc
+            )
+            if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+                raise TransportError(message) from None
+            return _SendFailed(_failure_of(exc), message)
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d (%.0f ms)", method, endpoint, status, elapsed_ms)
-        raw = _decode(status, content, content_type)
+        return _decode(status, content, content_type)
+
+    def _checked(
+        self, raw: RawResponse, endpoint: str, host_only: bool, raise_for_status: bool
+    ) -> RawResponse:
         if raise_for_status and (not raw.ok or raw.envelope_status in ("failure", "failed")):
-            raise error_for(endpoint, status, raw.result, host_only=host_only, role=self.role)
+            raise error_for(endpoint, raw.status, raw.result, host_only=host_only, role=self.role)
         return raw
+
+
+@dataclass(frozen=True, slots=True)
+class _SendFailed:
+    failure: Failure
+    message: str
+
+
+def _failure_of(exc: BaseException) -> Failure:
+    if isinstance(exc, TimeoutError):
+        return Failure.TIMEOUT
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Failure.UNREACHED
+    return Failure.BROKEN
 
 
 class _TooLarge(Exception):

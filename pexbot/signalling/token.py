@@ -30,6 +30,7 @@ from pexbot.signalling.api.base import parse
 
 from .backoff import Backoff
 from .http import ApiTransport
+from .retry import NO_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,10 @@ class TokenKeeper:
         # the schedule does not drift by the request's latency.
         asked_at = self._clock()
         try:
-            raw = await self._transport.request("POST", "refresh_token", token=self.token)
+            # The schedule retries refresh itself (backoff until expiry): one send per attempt.
+            raw = await self._transport.request(
+                "POST", "refresh_token", token=self.token, retry=NO_RETRY
+            )
             result = parse(wire.RefreshTokenResult, raw.result, "refresh_token")
         except SessionEnded:
             raise

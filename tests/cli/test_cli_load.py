@@ -34,6 +34,14 @@ async def test_load_embedded_three_bots() -> None:
     assert summary["embedded"] is True and summary["sends"] == "video"
     frames = summary["frames_received"]
     assert frames["count"] == 3 and frames["min"] > 10
+    # Media encoded once, received undecoded, health per bot; one keyframe decoded each.
+    assert summary["encoded"] is True and summary["codec"] == "vp8" and summary["healthy"] == 3
+    assert summary["shared"]["video_frames_encoded"] > 10
+    assert summary["video_verified"] >= 1 and summary["video_unreadable"] == 0
+    assert [b["bot"] for b in summary["per_bot"]] == [1, 2, 3]
+    for bot in summary["per_bot"]:
+        assert bot["video"]["fps"] > 3 and bot["audio"]["fps"] > 30
+        assert bot["video"]["keyframes"] >= 1 and bot["video"]["last_frame_age_s"] < 5
     table = done.stderr.splitlines()
     assert any(line.split() == ["elapsed", "started", "joined", "media", "failed", "left"]
                for line in table)  # fmt: skip

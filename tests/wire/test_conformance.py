@@ -51,6 +51,7 @@ from pexbot import (
     wire,
 )
 from pexbot.emulator import Emulator, Exchange, Faults
+from pexbot.signalling.retry import RetryPolicy, is_idempotent
 
 OFFER = endpoints.OFFER
 
@@ -249,7 +250,9 @@ async def failing_calls(faults: Faults, me: ParticipantApi) -> None:
         (503, "/disconnect", call.disconnect),
     ]
     for status, path, request in steps:
-        faults.fail_next(status=status, path_contains=f"{result.call_uuid}{path}")
+        # An idempotent request is sent again after a 5xx: fail every send it may make.
+        count = RetryPolicy().attempts if is_idempotent("POST", path) else 1
+        faults.fail_next(count, status=status, path_contains=f"{result.call_uuid}{path}")
         assert await outcome(request()) == status, (path, status)
     await call.disconnect()
     main = await me.calls(wire.CallsBody(sdp=OFFER, media_type="video", present="main"))

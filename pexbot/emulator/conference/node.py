@@ -85,7 +85,11 @@ class Node:
             max_delay=config.wrong_pin_max_delay,
         )
         self.tickets = TicketStore()
-        self.bus = EventBus(queue_size=config.event_queue_size, log_limit=config.traffic_limit)
+        self.bus = EventBus(
+            queue_size=config.event_queue_size,
+            log_limit=config.traffic_limit,
+            replay_limit=config.event_replay,
+        )
         self.version = Version(version_id=config.version_id, pseudo_version=config.pseudo_version)
         self.released: list[tuple[str, str]] = []  # (participant uuid, reason) in order
         #: conferences by id and alias, participants by uuid (.registry)
@@ -178,12 +182,13 @@ class Node:
     def voice_activity(self, room_id: str, participant_uuid: str, speaking: bool) -> None:
         self.stage_views.voice_activity(room_id, participant_uuid, speaking)
 
-    def open_stream(self, participant: Participant) -> EventChannel:
+    def open_stream(self, participant: Participant, last_event_id: str = "") -> EventChannel:
         room = self.room_of(participant)
         return self.room_events.open_stream(
             participant,
             stage=self.stage_views.stage(room),
             layout=self.stage_views.stream_layout(participant, room),
+            last_event_id=last_event_id,
         )
 
     def resync(self, participant: Participant) -> None:
@@ -362,7 +367,7 @@ class Node:
         self.timers.cancel_key(participant.uuid)
         self.timers.cancel_key(captions_key(participant))
         self.tokens.revoke_all(participant.uuid)
-        self.bus.close_participant(participant.uuid, "participant left")
+        self.bus.forget(participant.uuid, "participant left")
         self.stage_views.participant_left(participant)
         conference = self.conferences.get(participant.conference_id)
         room = conference.room(participant.room_id) if conference else None

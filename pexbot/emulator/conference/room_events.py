@@ -2,11 +2,11 @@
 are in :mod:`.stage_views`).
 
 :class:`RoomEvents` turns state changes into events; it changes no state itself. Event order on
-a new event stream: ``participant_sync_begin``, one ``participant_create`` per participant in
-the room (self included), ``participant_sync_end``, then ``conference_update``, ``stage``,
-``layout``, ``presentation_start`` if someone presents (and the participant may receive it:
-:mod:`.presentation`), and for hosts in the main room ``breakout_begin`` + a wrapped sync of
-every open breakout room.
+a new event stream (one that does not resume an old one): ``participant_sync_begin``, one
+``participant_create`` per participant in the room (self included), ``participant_sync_end``,
+then ``conference_update``, ``stage``, ``layout``, ``presentation_start`` if someone presents
+(and the participant may receive it: :mod:`.presentation`), and for hosts in the main room
+``breakout_begin`` + a wrapped sync of every open breakout room.
 
 Events of a breakout room also reach the main room's hosts, wrapped in ``breakout_event``:
 that is how a host's client follows rooms it is not in.
@@ -81,11 +81,19 @@ class RoomEvents:
     # -- event streams --------------------------------------------------------------------------
 
     def open_stream(
-        self, participant: Participant, *, stage: list[dict[str, Any]], layout: dict[str, Any]
+        self,
+        participant: Participant,
+        *,
+        stage: list[dict[str, Any]],
+        layout: dict[str, Any],
+        last_event_id: str = "",
     ) -> EventChannel:
         """A new event stream of ``participant``, its opening events queued; ``stage`` and
-        ``layout`` are what :mod:`.stage_views` shows it now."""
-        channel = self._bus.open(participant.uuid)
+        ``layout`` are what :mod:`.stage_views` shows it now. A ``last_event_id`` its stream
+        can continue from gets what followed it instead (:mod:`.events`): no re-sync."""
+        channel, resumed = self._bus.open(participant.uuid, last_event_id)
+        if resumed:
+            return channel
         conference = self._registry.conference_of(participant)
         room = self._registry.room_of(participant)
         self.sync_channel(channel, conference, room)
@@ -117,9 +125,15 @@ class RoomEvents:
         ``stage``."""
         conference = self._registry.conference_of(participant)
         room = self._registry.room_of(participant)
-        for channel in [c for c in self._bus.channels() if c.participant_uuid == participant.uuid]:
-            self.sync_channel(channel, conference, room)
-            self._bus.send_to(channel, "stage", stage)
+        # On the participant's streams, not its connections: a stream that is down for the
+        # moment logs the sync too, so a reconnect that resumes it gets the new room.
+        send = self._bus.send
+        send(participant.uuid, "participant_sync_begin", None)
+        for p in room.participants.values():
+            send(participant.uuid, "participant_create", self.wire(p))
+        send(participant.uuid, "participant_sync_end", None)
+        send(participant.uuid, "conference_update", conference.status(room).body())
+        send(participant.uuid, "stage", stage)
 
     def announce_breakout(
         self, host: Participant, breakout: Room, channel: EventChannel | None = None

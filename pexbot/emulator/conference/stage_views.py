@@ -21,7 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from pexbot.emulator.media import layouts
-from pexbot.emulator.media.backend import ComposingBackend, MediaBackend, MediaView
+from pexbot.emulator.media.backend import (
+    ComposingBackend,
+    ForwardingBackend,
+    MediaBackend,
+    MediaView,
+)
 from pexbot.emulator.media.speakers import StageOrder
 from pexbot.wire import events as wire_events
 
@@ -95,6 +100,8 @@ class StageViews:
         ]
 
     def _layout_name(self, participant: Participant, room: Room) -> str:
+        if isinstance(self._media, ForwardingBackend):
+            return self._media.forward_layout  # a forwarder sends one participant, not a layout
         guest_layout = room.transforms.get("guest_layout")
         if not participant.is_host and isinstance(guest_layout, str):
             # Virtual Auditorium: guests have their own layout (transform_layout checked it)

@@ -64,7 +64,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    channel = node.open_stream(ctx.caller)
+    channel = node.open_stream(ctx.caller, request.headers.get("Last-Event-ID", ""))
     keepalive = node.config.sse_keepalive
     try:
         await response.prepare(request)

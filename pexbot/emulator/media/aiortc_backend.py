@@ -37,7 +37,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 
 from pexbot.errors import NegotiationError
-from pexbot.rtc import aiortc_compat, ice
+from pexbot.rtc import aiortc_compat, ice, prompt_start
 from pexbot.rtc.sdp import MediaRole, Sdp, add_content, section_roles
 from pexbot.rtc.sdp_codecs import VideoCodec, prefer_video_codec
 from pexbot.rtc.sdp_remote import candidate_usable, copy_candidates_to_bundle, sanitise_remote
@@ -311,6 +311,12 @@ class AiortcMediaBackend:
         pc, leg = peer.pc, peer.leg
         try:
             await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            self._remote_description_set(pc, leg, peer.roles)  # no await before: see there
+            # As prompt as a real node: no ICE pacing wait, and audio no later than the video
+            # of a caller whose receivers hand pictures over at their last packet.
+            prompt_start.unpaced_ice_completion(pc)
+            for transceiver in pc.getTransceivers():
+                aiortc_compat.lower_audio_prefetch(transceiver.receiver)
             directions = [s.direction or "sendrecv" for s in Sdp.parse(offer).media]
             leg.sending.clear()
             leg.receiving.clear()
@@ -322,7 +328,7 @@ class AiortcMediaBackend:
                     continue
                 if transceiver.sender.track is None:
                     # A view: aiortc stops a sender's track when its connection goes down.
-                    transceiver.sender.replaceTrack(SendingTrack(leg.outputs[role]))
+                    transceiver.sender.replaceTrack(self._sender_track(leg, role))
                 # The answer is this AND the offer's reverse: it mirrors what the caller asks.
                 transceiver.direction = "sendrecv"
                 if directions[index] in ("sendrecv", "sendonly"):
@@ -340,6 +346,18 @@ class AiortcMediaBackend:
         if router is not None:
             router.inputs_changed(leg)
         return add_content(pc.localDescription.sdp, peer.roles)
+
+    # --- hooks for subclasses (.forward) ---------------------------------------------------
+
+    def _remote_description_set(
+        self, pc: RTCPeerConnection, leg: Leg, roles: Sequence[MediaRole | None]
+    ) -> None:
+        """Called right after each offer is applied, before any receiver of ``pc`` starts
+        (the place to tap receivers, :func:`pexbot.rtc.encoded.tap_encoded`)."""
+
+    def _sender_track(self, leg: Leg, role: MediaRole) -> MediaStreamTrack:
+        """What a new sender of ``leg`` sends on ``role``: a view of its long-lived output."""
+        return SendingTrack(leg.outputs[role])
 
     def _track_arrived(self, peer: _Peer, track: MediaStreamTrack) -> None:
         # Stored only: _answer tells the router once directions are known too.

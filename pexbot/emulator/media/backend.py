@@ -119,6 +119,16 @@ class PolicyBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class ForwardingBackend(Protocol):
+    """Optional: a backend that forwards one participant's encoded media instead of composing.
+    Every participant is shown ``forward_layout`` (one tile), so the node's views, and the
+    ``layout`` events, name exactly the participant whose media is forwarded."""
+
+    @property
+    def forward_layout(self) -> str: ...
+
+
 def reject_all_answer(offer_sdp: str) -> str:
     """An answer that declines every m-line of the offer (RFC 3264 §6: port 0)."""
     session_id = str(int(time.time() * 1000))
@@ -177,6 +187,7 @@ class NullMediaBackend:
 
 
 #: ``compose``: a transcoding conference (layouts, audio mix); ``relay``: the other participant's
-#: media 1:1; ``none``: signalling only (:class:`NullMediaBackend`)
-MediaChoice = Literal["compose", "relay", "none"]
-MEDIA_CHOICES: tuple[MediaChoice, ...] = ("compose", "relay", "none")
+#: media 1:1; ``forward``: one other participant's encoded media, never decoded (for load,
+#: :mod:`.forward`); ``none``: signalling only (:class:`NullMediaBackend`)
+MediaChoice = Literal["compose", "relay", "forward", "none"]
+MEDIA_CHOICES: tuple[MediaChoice, ...] = ("compose", "relay", "forward", "none")

@@ -24,6 +24,11 @@ def make_media_backend(
 
     if choice == "relay":
         return AiortcMediaBackend(card_size=size, fps=fps)
+    if choice == "forward":
+        # Nothing is decoded or encoded: the participants' own pictures go through as sent.
+        from .forward import ForwardBackend
+
+        return ForwardBackend()
     from .compositor import compose_router_factory
 
     return AiortcMediaBackend(

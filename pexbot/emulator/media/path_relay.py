@@ -23,9 +23,15 @@ what the far end sees, so no path escapes the relay.
 
 Faults apply per *scope* (a conference): ``blocked`` drops every datagram both ways on every
 port of the scope, present and future (an ICE restart's new candidates get new ports under the
-same rule); ``loss_percent`` drops that share at random (the packet-loss seam). Sockets are
-plain non-blocking ones read with ``loop.add_reader``: no tasks, nothing to await; ``close``
-releases everything.
+same rule); ``loss_percent`` drops that share at random (the packet-loss seam), and an
+:class:`~.impairment.Impairment` (``PathState.impairment``) adds delay and jitter: a held
+datagram is sent by a timer of its port (``loop.call_later``), cancelled when the port closes.
+Sockets are plain non-blocking ones read with ``loop.add_reader``: no tasks, nothing to await;
+``close`` releases everything.
+
+The same relay can stand in front of the emulator's *own* media ports (transcoded calls):
+:mod:`.impaired_path` rewrites the candidates of both ends of every call, which puts the
+impairment of ``Emulator(media_impairment=...)`` on the transcoded path.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pexbot.errors import PexbotError
+
+from .impairment import Impairment, rtcp_feedback
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,10 @@ class PathCounters:
     forwarded_packets: int = 0
     forwarded_bytes: int = 0
     dropped_packets: int = 0
+    delayed_packets: int = 0  # of the forwarded, those held by a delay or jitter
+    #: RTCP feedback seen crossing (either way, before any loss): repairs asked
+    nacks: int = 0
+    plis: int = 0
 
 
 @dataclass
@@ -62,13 +74,18 @@ class PathState:
     """The fault settings and counters of one scope."""
 
     blocked: bool = False
-    loss_percent: float = 0.0
+    loss_percent: float = 0.0  # on top of the impairment's own loss
+    impairment: Impairment = field(default_factory=Impairment)
     counters: PathCounters = field(default_factory=PathCounters)
 
+    def hold(self, rng: random.Random) -> float | None:
+        """Seconds to hold a datagram before sending it; None: dropped."""
+        if self.blocked or (self.loss_percent > 0 and rng.random() * 100 < self.loss_percent):
+            return None
+        return self.impairment.decide(rng)
+
     def admit(self, rng: random.Random) -> bool:
-        if self.blocked:
-            return False
-        return not (self.loss_percent > 0 and rng.random() * 100 < self.loss_percent)
+        return self.hold(rng) is not None
 
 
 # -- candidates (pure) --------------------------------------------------------------------------
@@ -183,6 +200,7 @@ class _RelayPort:
         self._front = _udp_socket(host)
         self.address: Address = self._front.getsockname()[:2]
         self._backs: dict[Address, socket.socket] = {}
+        self._held: set[asyncio.TimerHandle] = set()
         self._closed = False
         loop.add_reader(self._front.fileno(), self._from_far_end)
 
@@ -208,9 +226,31 @@ class _RelayPort:
                 self._pass(self._front, data, source)
 
     def _pass(self, sock: socket.socket, data: bytes, to: Address) -> None:
+        feedback = rtcp_feedback(data)
+        if feedback == "nack":
+            self._state.counters.nacks += 1
+        elif feedback == "pli":
+            self._state.counters.plis += 1
+        held = self._state.hold(self._rng)
+        if held is None:
+            self._state.counters.dropped_packets += 1
+        elif held <= 0:
+            self._send(sock, data, to)
+        else:
+            self._state.counters.delayed_packets += 1
+            handle: asyncio.TimerHandle | None = None
+
+            def later() -> None:
+                assert handle is not None
+                self._held.discard(handle)
+                self._send(sock, data, to)
+
+            handle = self._loop.call_later(held, later)
+            self._held.add(handle)
+
+    def _send(self, sock: socket.socket, data: bytes, to: Address) -> None:
         counters = self._state.counters
-        if not self._state.admit(self._rng):
-            counters.dropped_packets += 1
+        if self._closed:
             return
         try:
             sock.sendto(data, to)
@@ -224,6 +264,9 @@ class _RelayPort:
         if self._closed:
             return
         self._closed = True
+        for handle in self._held:
+            handle.cancel()
+        self._held.clear()
         for sock in [self._front, *self._backs.values()]:
             self._loop.remove_reader(sock.fileno())
             sock.close()
@@ -249,7 +292,9 @@ class PathRelay:
         rng: random.Random | None = None,
         max_sources_per_port: int = 16,
         max_ports_per_scope: int = 256,  # beyond: the oldest port of the scope is closed
+        impairment: Impairment | None = None,  # every scope's, until set_path changes it
     ) -> None:
+        self._impairment = impairment or Impairment()
         self._host = host
         self._rng = rng or random.Random()
         self._max_sources = max_sources_per_port
@@ -259,16 +304,26 @@ class PathRelay:
         self._closed = False
 
     def state(self, scope: str) -> PathState:
-        return self._states.setdefault(scope, PathState())
+        state = self._states.get(scope)
+        if state is None:
+            state = self._states[scope] = PathState(impairment=self._impairment)
+        return state
 
     def set_path(
-        self, scope: str, *, blocked: bool | None = None, loss_percent: float | None = None
+        self,
+        scope: str,
+        *,
+        blocked: bool | None = None,
+        loss_percent: float | None = None,
+        impairment: Impairment | None = None,
     ) -> PathState:
         if loss_percent is not None and not 0 <= loss_percent <= 100:
             raise ValueError(f"loss_percent must be within 0..100, not {loss_percent}")
         state = self.state(scope)
         if blocked is not None:
             state.blocked = blocked
+        if impairment is not None:
+            state.impairment = impairment
         if loss_percent is not None:
             state.loss_percent = float(loss_percent)
         return state
@@ -276,6 +331,7 @@ class PathRelay:
     def clear_faults(self) -> None:
         for state in self._states.values():
             state.blocked, state.loss_percent = False, 0.0
+            state.impairment = self._impairment
 
     def ports(self, scope: str) -> list[RelayedPort]:
         return [

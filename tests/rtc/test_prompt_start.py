@@ -1,0 +1,124 @@
+"""pexbot.rtc.prompt_start: frames leave the jitter buffer at their marker; ICE completes
+without waiting out aioice's pacing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aioice import Connection
+from aiortc import RTCPeerConnection
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
+
+from pexbot.rtc import prompt_start
+from pexbot.rtc.prompt_start import (
+    MarkerJitterBuffer,
+    complete_frames_at_marker,
+    unpace_connection,
+    unpaced_ice_completion,
+)
+
+
+def packet(seq: int, timestamp: int, *, marker: bool = False) -> RtpPacket:
+    p = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, marker=int(marker))
+    p._data = bytes([seq % 256])  # type: ignore[attr-defined]  # the receiver's depayloaded data
+    return p
+
+
+def frames(buffer: JitterBuffer, packets: list[RtpPacket]) -> list[tuple[int, int, bytes]]:
+    """(index of the packet whose arrival let the frame out, timestamp, data)."""
+    out = []
+    for i, p in enumerate(packets):
+        _, frame = buffer.add(p)
+        if frame is not None:
+            out.append((i, frame.timestamp, frame.data))
+    return out
+
+
+def test_a_frame_leaves_with_its_marked_packet_not_with_the_next_frame() -> None:
+    stream = [
+        packet(10, 1000),
+        packet(11, 1000),
+        packet(12, 1000, marker=True),
+        packet(13, 4000, marker=True),
+        packet(14, 7000),
+    ]
+    assert frames(MarkerJitterBuffer(), stream) == [
+        (2, 1000, bytes([10, 11, 12])),
+        (3, 4000, bytes([13])),
+    ]
+    # aiortc's own waits for the next frame's first packet: one frame interval later.
+    assert frames(JitterBuffer(capacity=512, is_video=True), stream) == [
+        (3, 1000, bytes([10, 11, 12])),
+        (4, 4000, bytes([13])),
+    ]
+
+
+def test_a_hole_holds_the_frame_until_it_is_filled() -> None:
+    stream = [packet(20, 500), packet(22, 500, marker=True), packet(21, 500)]
+    assert frames(MarkerJitterBuffer(), stream) == [(2, 500, bytes([20, 21, 22]))]
+
+
+def test_without_markers_frames_end_where_the_next_one_starts_as_in_aiortc() -> None:
+    stream = [packet(1, 100), packet(2, 100), packet(3, 200), packet(4, 300)]
+    ours = frames(MarkerJitterBuffer(), stream)
+    assert ours == frames(JitterBuffer(capacity=512, is_video=True), stream)
+    assert ours == [(2, 100, bytes([1, 2])), (3, 200, bytes([3]))]
+
+
+async def test_video_receivers_get_the_marker_buffer_audio_ones_do_not() -> None:
+    pc = RTCPeerConnection()
+    try:
+        video = pc.addTransceiver("video").receiver
+        audio = pc.addTransceiver("audio").receiver
+        assert complete_frames_at_marker(video)
+        assert complete_frames_at_marker(video)  # idempotent
+        assert isinstance(video._RTCRtpReceiver__jitter_buffer, MarkerJitterBuffer)  # type: ignore[attr-defined]
+        assert not complete_frames_at_marker(audio)
+        assert not isinstance(audio._RTCRtpReceiver__jitter_buffer, MarkerJitterBuffer)  # type: ignore[attr-defined]
+        # one bundled ICE connection is made per transceiver until negotiation: all unpaced
+        assert unpaced_ice_completion(pc) == 2
+    finally:
+        await pc.close()
+
+
+async def test_ice_completes_without_waiting_out_the_check_pacing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With checks paced 30 s apart, only the first check of each end goes out within the
+    # test's bound: connecting in time means connect() returned on completion, not on pacing.
+    monkeypatch.setattr(prompt_start, "CHECK_PACING", 30.0)
+    a = Connection(ice_controlling=True, use_ipv6=False)
+    b = Connection(ice_controlling=False, use_ipv6=False)
+    try:
+        assert unpace_connection(a) and unpace_connection(b)
+        await asyncio.gather(a.gather_candidates(), b.gather_candidates())
+        for local, remote in ((a, b), (b, a)):
+            local.remote_username, local.remote_password = (
+                remote.local_username,
+                remote.local_password,
+            )
+            for candidate in remote.local_candidates:
+                await local.add_remote_candidate(candidate)
+            await local.add_remote_candidate(None)
+        async with asyncio.timeout(10):
+            await asyncio.gather(a.connect(), b.connect())
+        await a.send(b"ping")
+        async with asyncio.timeout(5):
+            assert await b.recv() == b"ping"
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_a_closed_connection_fails_its_connect() -> None:
+    a = Connection(ice_controlling=True, use_ipv6=False)
+    assert unpace_connection(a)
+    await a.gather_candidates()
+    a.remote_username, a.remote_password = "x", "y"
+    connecting = asyncio.ensure_future(a.connect())  # no remote candidate: it waits for more
+    await asyncio.sleep(0.05)
+    await a.close()
+    with pytest.raises(ConnectionError):
+        async with asyncio.timeout(5):
+            await connecting
