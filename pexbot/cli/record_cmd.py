@@ -1,8 +1,9 @@
 """``pexbot record --out DIR``: record the conference (main audio+video, the presentation when
 there is one) and its roster, chat and presentation events.
 
-Passthrough by default: the received VP8/H.264 + Opus packets go into the files as they are
-(no decoding); ``--transcode`` decodes and re-encodes them. Writes ``DIR/main.mkv``,
+Transcoded by default (decoded and re-encoded into fixed codecs); ``--passthrough`` writes the
+received VP8/H.264 + Opus packets as they are (no decoding; main video and audio only so far: a
+presentation received in passthrough fails to mux, so it is opt-in until that is fixed). Writes ``DIR/main.mkv``,
 ``DIR/presentation.mkv`` (when someone presents; on the same clock)
 and ``DIR/events.jsonl``. A status line on stderr shows the elapsed time, the received
 bitrate and the participants. Ends on ``--duration``, when the conference ends, or at Ctrl-C /
@@ -49,14 +50,23 @@ def add_parser(subparsers: Any) -> None:
         "--container",
         choices=CONTAINERS,
         default="mkv",
-        help="mkv (default) or webm; mp4 (H.264 + AAC) needs --transcode",
+        help="mkv (default) or webm; mp4 (H.264 + AAC) is not for --passthrough",
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--transcode",
-        action="store_true",
-        help="decode and re-encode (VP8 + Opus in mkv/webm, H.264 + AAC in mp4) instead of "
-        "writing the received packets as they are",
+        dest="passthrough",
+        action="store_false",
+        help="decode and re-encode (VP8 + Opus in mkv/webm, H.264 + AAC in mp4; the default)",
     )
+    mode.add_argument(
+        "--passthrough",
+        dest="passthrough",
+        action="store_true",
+        help="write the received packets as they are, no decoding (experimental: presentation "
+        "recording does not work in this mode yet)",
+    )
+    parser.set_defaults(passthrough=False)
     parser.add_argument("--no-status", action="store_true", help="no live status line on stderr")
     add_join_options(parser)
     add_rejoin_option(parser)
@@ -73,8 +83,10 @@ def out_dir(value: str) -> Path:
 
 async def run(args: argparse.Namespace) -> int:
     out = out_dir(args.out)
-    if args.container == "mp4" and not args.transcode:
-        raise ConfigError("--container mp4 needs --transcode (passthrough writes mkv or webm)")
+    if args.container == "mp4" and args.passthrough:
+        raise ConfigError(
+            "--container mp4 cannot be used with --passthrough (it writes mkv or webm)"
+        )
     registry = MetricsRegistry()
     status = None if args.no_status else StatusLine(sys.stderr)
 
@@ -88,7 +100,10 @@ async def run(args: argparse.Namespace) -> int:
         metrics_server(args, registry),
     ):
         options = RecordOptions(
-            out=out, duration=args.duration, container=args.container, transcode=args.transcode
+            out=out,
+            duration=args.duration,
+            container=args.container,
+            transcode=not args.passthrough,
         )
         job = RecordJob(target, options, on_status=show, metrics=registry)
         try:

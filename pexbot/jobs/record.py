@@ -5,9 +5,9 @@
     job = RecordJob(target, RecordOptions(out=Path("rec"), duration=60))
     result = await job.run(stop)        # stop: an asyncio.Event (a signal handler sets it)
 
-Passthrough by default: the VP8/H.264 and Opus packets received are muxed as they are
-(:mod:`media.passthrough_recorder`; mkv or webm); ``RecordOptions(transcode=True)`` decodes and
-re-encodes (:class:`media.Recorder`; fixed codecs, mp4 too).
+Transcoded by default (:class:`media.Recorder`; fixed codecs, mp4 too);
+``RecordOptions(transcode=False)`` muxes the VP8/H.264 and Opus packets received as they are
+(:mod:`media.passthrough_recorder`; mkv or webm; main audio and video only so far).
 
 Writes into ``out``: ``main.mkv`` (the conference as the bot receives it), ``presentation.mkv``
 when someone presents (on the same clock: it starts where the presentation started), and
@@ -57,9 +57,9 @@ class RecordOptions:
     container: str = "mkv"
     #: seconds between status updates (bitrate sampling, ``on_status``)
     status_every: float = 1.0
-    #: decode and re-encode (fixed codecs, any container); default: passthrough, the received
-    #: VP8/H.264 + Opus packets muxed as they are (mkv/webm)
-    transcode: bool = False
+    #: decode and re-encode (fixed codecs, any container); False: passthrough, the received
+    #: VP8/H.264 + Opus packets muxed as they are (mkv/webm; a presentation does not mux yet)
+    transcode: bool = True
 
 
 @dataclass(frozen=True)
