@@ -3,9 +3,9 @@ there is one) and its roster, chat and presentation events.
 
 Transcoded by default (decoded and re-encoded into fixed codecs); ``--passthrough`` writes the
 received VP8/H.264 + Opus packets as they are (no decoding; main video and audio only so far: a
-presentation received in passthrough fails to mux, so it is opt-in until that is fixed). Writes ``DIR/main.mkv``,
-``DIR/presentation.mkv`` (when someone presents; on the same clock)
-and ``DIR/events.jsonl``. A status line on stderr shows the elapsed time, the received
+presentation received in passthrough fails to mux, so it is opt-in until that is fixed).
+Writes ``DIR/main.mkv``, ``DIR/presentation.mkv`` (when someone presents; on the same clock) and
+``DIR/events.jsonl``. A status line on stderr shows the elapsed time, the received
 bitrate and the participants. Ends on ``--duration``, when the conference ends, or at Ctrl-C /
 SIGTERM; the files are finalised either way. Prints what it wrote (``--json``: one object).
 """
