@@ -161,7 +161,16 @@ async def test_a_file_loops_three_times_through_a_call(tmp_path: Path) -> None:
     assert max(b - a for a, b in itertools.pairwise(video_pts)) <= 2 * step
     assert len(video_pts) >= 3 * CLIP_SECONDS * CLIP_FPS * 0.9
     audio = audio_tap.seen
-    assert all(b[0] == a[0] + a[1] for a, b in itertools.pairwise(audio)), "audio pts gap"
+    # A gap in audio pts is allowed only where the track dropped a late chunk to keep sync (a
+    # loaded machine); a loop boundary that restarts or skips the clock shows as an extra gap
+    # or a step back.
+    steps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(audio)]
+    gaps = [s for s in steps if s != 0]
+    assert all(s > 0 for s in gaps), f"audio pts stepped back: {sorted(gaps)[:5]}"
+    assert len(gaps) <= source.audio.frames_dropped, (
+        f"{len(gaps)} audio pts gaps, {source.audio.frames_dropped} chunks dropped"
+    )
+    assert source.audio.frames_dropped <= 0.05 * len(audio)
     assert audio[-1][0] + audio[-1][1] >= 3 * CLIP_SECONDS * 48000 * 0.98
 
     # receiver: the clip's numbers three times over, in order within each play
