@@ -21,7 +21,9 @@ import asyncio
 import collections
 import concurrent.futures
 import fractions
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +35,8 @@ from .clock import ms32
 from .encoded import h264_is_keyframe, vp8_is_keyframe
 from .synthetic import PatternRenderer
 from .tone import ToneSpec, tone_samples
+
+log = logging.getLogger(__name__)
 
 SharedCodec = Literal["vp8", "h264"]
 #: frames kept for tracks that fell behind (seconds of video at most)
@@ -60,6 +64,7 @@ class _SharedStream:
         self._produced = asyncio.Event()
         self._producer: asyncio.Task[None] | None = None
         self._tracks: set[SharedTrack] = set()
+        self._subscribers: set[SharedTrack] = set()
         self.closed = False
         #: frames made, and the seconds of CPU their making took (thread time included)
         self.frames = 0
@@ -79,6 +84,7 @@ class _SharedStream:
 
     def _forget(self, track: SharedTrack) -> None:
         self._tracks.discard(track)
+        self._subscribers.discard(track)
 
     async def _produce(self) -> None:
         start = time.monotonic()
@@ -98,6 +104,8 @@ class _SharedStream:
             self._ring.append(frame)
             self._produced.set()
             self._produced = asyncio.Event()
+            for track in list(self._subscribers):
+                track._offer(frame)
             index += 1
 
     async def _make(self, index: int) -> SharedFrame:
@@ -152,6 +160,7 @@ class SharedTrack(MediaStreamTrack):
         self.kind = stream.kind
         self._stream = stream
         self._need_key = stream.kind == "video"
+        self._deliver: Callable[[av.Packet], None] | None = None  # type: ignore[type-arg]
         # Video starts at the next keyframe made from now on (an old one would show the past).
         self._last: int | None = stream.newest() if self._need_key else None
         #: frames skipped because this track fell behind
@@ -176,16 +185,43 @@ class SharedTrack(MediaStreamTrack):
                 self._last = None  # audio: carry on from the oldest frame kept
                 continue
             await stream.wait_produced()
+        return self._take(frame)
+
+    def _take(self, frame: SharedFrame) -> av.Packet:  # type: ignore[type-arg]
         if self._last is not None and not self._need_key:
             self.skipped += frame.index - self._last - 1
         self._last = frame.index
         self._need_key = False
         packet = av.Packet(frame.data)
         packet.pts = frame.index
-        packet.time_base = stream.time_base
+        packet.time_base = self._stream.time_base
         packet.duration = 1
         packet.is_keyframe = frame.keyframe
         return packet
+
+    def subscribe(self, deliver: Callable[[av.Packet], None]) -> bool:  # type: ignore[type-arg]
+        """Push instead of pull: ``deliver`` is called with each packet ``recv()`` would have
+        returned, by the stream as it makes them, so a process of N bots wakes once per frame
+        instead of N times. Don't call ``recv()`` meanwhile. False if the track has ended."""
+        if self.readyState != "live" or self._stream.closed:
+            return False
+        self._deliver = deliver
+        self._stream._subscribers.add(self)
+        return True
+
+    def unsubscribe(self) -> None:
+        self._stream._subscribers.discard(self)
+        self._deliver = None
+
+    def _offer(self, frame: SharedFrame) -> None:
+        deliver = self._deliver
+        if deliver is None or (self._need_key and not frame.keyframe):
+            return
+        try:
+            deliver(self._take(frame))
+        except Exception:  # one subscriber's failure must not stop the others
+            log.exception("shared %s subscriber failed", self.kind)
+            self.unsubscribe()
 
     def stop(self) -> None:
         self._stream._forget(self)
@@ -313,6 +349,9 @@ def _video_context(codec: SharedCodec, width: int, height: int, fps: float, bitr
             "level": "31",
         }
     context.width, context.height, context.pix_fmt = width, height, "yuv420p"
+    # One thread: the encoder's helper threads wait for each other, and on a machine whose
+    # cores are busy with bots that waiting costs more CPU (and delay) than the encode itself.
+    context.thread_count = 1
     context.time_base = fractions.Fraction(1, round(fps))
     context.framerate = fractions.Fraction(round(fps), 1)
     context.bit_rate = bitrate

@@ -134,6 +134,12 @@ class MediaCall:
         return f"MediaCall(call_uuid={self.call_uuid!r}, {kind}, {self.state})"
 
     @property
+    def fast_packets(self) -> int:
+        """Packets the current connection received by the RTP shortcut (``fast_rtp``)."""
+        peer = self._peers.current
+        return peer.fast_packets if peer is not None else 0
+
+    @property
     def state(self) -> CallState:
         peer = self._peers.current
         if self._closed or self.ended.is_set():

@@ -80,6 +80,7 @@ class PeerConnections:
             video_codec=self._options.video_codec,
             munge_remote=not self._options.direct_media,
             encoded_receive=self._options.encoded_receive,
+            fast_rtp=self._options.fast_rtp,
         )
         self._current = peer
         self._last_pc = peer.pc

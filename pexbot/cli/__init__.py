@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from pexbot.errors import ConfigError, PexbotError
+from pexbot.jobs.event_loop import loop_factory
 
 from . import emulator_cmd, join_cmd, load_cmd, present_cmd, probe_cmd, record_cmd
 from .common import LOG_LEVELS, EnvErrors, apply_env, error_line, log_level
@@ -72,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     try:
-        code: int = asyncio.run(args.run(args))
+        with asyncio.Runner(loop_factory=loop_factory(getattr(args, "loop", "asyncio"))) as runner:
+            code: int = runner.run(args.run(args))
     except KeyboardInterrupt:
         return 130
     except asyncio.CancelledError:

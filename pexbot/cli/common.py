@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from media.errors import MediaError
 from pexbot.errors import ConfigError, PexbotError
 from pexbot.jobs.demo import DEMO_ALIAS, embedded_emulator
+from pexbot.jobs.event_loop import LOOPS
 from pexbot.jobs.metrics import MetricsRegistry, MetricsServer
 from pexbot.jobs.target import JoinTarget
 from pexbot.session.rejoin import RejoinPolicy
@@ -136,6 +137,16 @@ def add_run_options(
     )
     group.add_argument(
         "--metrics-host", default="127.0.0.1", help="address for --metrics-port (127.0.0.1)"
+    )
+
+
+def add_loop_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop (pip install 'pexbot[load]'; ~20 %% less CPU per packet), "
+        "asyncio, or auto: uvloop when installed (default)",
     )
 
 

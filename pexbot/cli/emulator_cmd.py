@@ -20,6 +20,8 @@ from pexbot.emulator.media.backend import MEDIA_CHOICES
 from pexbot.emulator.media.impairment import Impairment, ImpairmentError
 from pexbot.errors import ConfigError
 
+from .common import add_loop_option
+
 
 def add_parser(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -50,6 +52,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--fps", type=float, default=15.0, help="frame rate of the video the node sends (15)"
     )
+    add_loop_option(parser)
     parser.add_argument(
         "--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file"
     )

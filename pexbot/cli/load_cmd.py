@@ -26,6 +26,7 @@ from pexbot.jobs.status_line import LOAD_HEADER, StatusLine, load_row
 
 from .common import (
     add_join_options,
+    add_loop_option,
     add_run_options,
     description,
     join_target,
@@ -92,6 +93,7 @@ def add_parser(subparsers: Any) -> None:
         help="an encoder and a decoder per bot instead of media encoded once and counted undecoded",
     )
     parser.add_argument("--no-status", action="store_true", help="no progress table on stderr")
+    add_loop_option(parser)
     add_join_options(parser)
     add_run_options(
         parser,
@@ -182,6 +184,7 @@ async def run(args: argparse.Namespace) -> int:
                 processes=args.processes,
                 ca_file=args.ca_file,
                 on_progress=progress,
+                loop=args.loop,
             )
         else:
             job = LoadJob(target, options, on_progress=progress, metrics=registry)

@@ -42,6 +42,7 @@ from media.encoded_counter import EncodedCounterSink
 from media.shared_encoding import SharedCodec, SharedOpusEncoder, SharedVideoEncoder
 from pexbot.errors import PexbotError
 
+from .event_loop import loop_in_use
 from .metrics import MetricsRegistry
 from .stats import ProcessUsage, process_usage, summary
 from .target import JoinTarget, until_end
@@ -172,6 +173,7 @@ class MediaBot:
                         media_type="video" if opts.media == "video" else "audio",
                         video_codec=opts.codec,
                         encoded_receive=opts.encoded,
+                        fast_rtp=opts.encoded,
                     )
                     self._call = call
                     ended.append(call.ended)
@@ -296,6 +298,7 @@ class MediaBot:
                     nacks=counter.nacks,
                     plis=counter.plis,
                 )
+            health["rtp"] = {"fast_packets": call.fast_packets}
         self.record.health = health
 
     def _frames(self) -> int:
@@ -441,6 +444,7 @@ class LoadJob:
             "join_ms": summary([r.join_s * 1000 for r in records if r.join_s is not None]),
             "first_media_ms": summary([r.media_s * 1000 for r in records if r.media_s is not None]),
             "failures": failures,
+            "loop": loop_in_use(),
             "cpu": {
                 "process_cores": round(cores, 3),
                 "per_bot_pct": round(100.0 * cores / joined, 2),
@@ -473,6 +477,12 @@ class LoadJob:
                 out["video_keyframes"] = sum(int(e.get("keyframes", 0)) for e in entries)
                 out["video_verified"] = sum(int(e.get("verified", 0)) for e in entries)
                 out["video_unreadable"] = sum(int(e.get("unreadable", 0)) for e in entries)
+        received = sum(
+            int(h[k].get("packets", 0)) for _, h in healths for k in ("audio", "video") if k in h
+        )
+        fast = sum(int(h.get("rtp", {}).get("fast_packets", 0)) for _, h in healths)
+        #: share of received packets that took the RTP shortcut (pexbot.rtc.rtp_fast)
+        out["rtp_fast_share"] = round(fast / received, 3) if received else None
         out["healthy"] = sum(1 for r in records if r.health and r.failure is None)
         if self.shared is not None:
             out["shared"] = self.shared.figures()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .event_loop import loop_factory
 from .load import LoadJob, LoadOptions
 from .stats import ProcessUsage, process_usage, summary
 from .target import JoinTarget
@@ -46,6 +47,7 @@ class Share:
     ca_file: str | None
     delay: float  # before its first bot, so that the children's starts interleave
     log_level: int
+    loop: str = "asyncio"  # the event loop (pexbot.jobs.event_loop)
 
 
 @dataclass
@@ -74,12 +76,14 @@ class ProcessesJob:
         ca_file: str | None = None,
         on_progress: Callable[[ProcessesJob], None] | None = None,
         progress_every: float = 0.5,
+        loop: str = "asyncio",
     ) -> None:
         if processes < 1:
             raise ValueError(f"processes must be at least 1, got {processes}")
         self.target = target
         self.options = options
         self.processes = processes
+        self.loop = loop
         self._ca_file = ca_file
         self._on_progress = on_progress
         self._progress_every = progress_every
@@ -104,7 +108,7 @@ class ProcessesJob:
                 name_prefix=f"{self.options.name_prefix}-p{number + 1}",
             )
             delay = number / self.options.ramp
-            out.append(Share(number + 1, target, options, self._ca_file, delay, level))
+            out.append(Share(number + 1, target, options, self._ca_file, delay, level, self.loop))
         return out
 
     async def run(self, stop: asyncio.Event | None = None) -> dict[str, Any]:
@@ -279,7 +283,8 @@ def child_main(share: Share, conn: Connection) -> None:
         level=share.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(_child(share, conn))
+        with asyncio.Runner(loop_factory=loop_factory(share.loop)) as runner:
+            runner.run(_child(share, conn))
     finally:
         conn.close()
 

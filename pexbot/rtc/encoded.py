@@ -74,20 +74,30 @@ class _EncodedQueue(queue.Queue[Any]):
             arrival=time.monotonic(),
             keyframe=is_keyframe(codec.name, data),
         )
-        stats = self._stats
-        stats.frames += 1
-        stats.bytes += len(data)
-        stats.keyframes += frame.keyframe
-        if self._on_frame is not None:
-            self._on_frame(frame)
-            return
-        # The offerer's receiver has no track until the answer is set: look it up each time.
-        track_queue: asyncio.Queue[Any] = self._receiver.track._queue  # type: ignore[attr-defined]
-        while track_queue.qsize() >= self._max:
-            with contextlib.suppress(asyncio.QueueEmpty):
-                track_queue.get_nowait()
-                stats.dropped += 1
-        track_queue.put_nowait(frame)
+        deliver(self._receiver, frame, self._stats, self._max, self._on_frame)
+
+
+def deliver(
+    receiver: RTCRtpReceiver,
+    frame: EncodedFrame,
+    stats: TapStats,
+    max_queued: int,
+    on_frame: Callable[[EncodedFrame], None] | None = None,
+) -> None:
+    """Count ``frame`` and hand it to ``on_frame`` or the receiver's track (bounded queue)."""
+    stats.frames += 1
+    stats.bytes += len(frame.data)
+    stats.keyframes += frame.keyframe
+    if on_frame is not None:
+        on_frame(frame)
+        return
+    # The offerer's receiver has no track until the answer is set: look it up each time.
+    track_queue: asyncio.Queue[Any] = receiver.track._queue  # type: ignore[attr-defined]
+    while track_queue.qsize() >= max_queued:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            track_queue.get_nowait()
+            stats.dropped += 1
+    track_queue.put_nowait(frame)
 
 
 def tap_encoded(
@@ -142,4 +152,11 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> b
     return True
 
 
-__all__ = ["TapStats", "is_tapped", "on_keyframe_request", "request_keyframe", "tap_encoded"]
+__all__ = [
+    "TapStats",
+    "deliver",
+    "is_tapped",
+    "on_keyframe_request",
+    "request_keyframe",
+    "tap_encoded",
+]

@@ -30,8 +30,10 @@ from pexbot.errors import NegotiationError
 
 from . import aiortc_compat, encoded, ice, prompt_start, sdp_remote
 from .datachannel import PexChannel
+from .encoded_fast import fast_encoded_receive
 from .raw_stats import RawStream, StreamName
 from .rtp_counter import RtpReceiveCounter
+from .rtp_fast import FastReceive, fast_sender
 from .sdp import (
     DIRECTIONS,
     Direction,
@@ -74,6 +76,7 @@ class Peer:
         video_codec: VideoCodec | None = "h264",
         munge_remote: bool = True,
         encoded_receive: bool = False,
+        fast_rtp: bool = False,
     ) -> None:
         self.generation = generation
         self.roles = roles
@@ -87,6 +90,11 @@ class Peer:
         self._munge_remote = munge_remote and video_codec is not None
         #: receivers hand over frames undecoded (pexbot.rtc.encoded), tapped before they start
         self.encoded_receive = encoded_receive
+        #: our senders and tapped receivers skip aiortc's per-packet machinery (rtc.rtp_fast)
+        self.fast_rtp = fast_rtp
+        self._taps: dict[MediaRole, encoded.TapStats] = {}
+        self._fast: FastReceive | None = None
+        self._fast_roles: set[MediaRole] = set()
         self._transceivers: dict[MediaRole, RTCRtpTransceiver] = {}
         self._pending: list[tuple[str, str | None]] = []
         self.remote_applied = False
@@ -119,7 +127,11 @@ class Peer:
         aiortc_compat.count_rtp(transceiver.receiver, self._counters[role])
         _count_feedback(transceiver.receiver, self._counters[role])
         if self.encoded_receive:
-            encoded.tap_encoded(transceiver.receiver)
+            tap = encoded.tap_encoded(transceiver.receiver)
+            if tap is not None:
+                self._taps[role] = tap
+        if self.fast_rtp:
+            fast_sender(transceiver.sender)
         # A source fed as packets must hear the far end's PLI/FIR itself.
         encoded.on_keyframe_request(transceiver.sender, self._outgoing[role].keyframe_requested)
         self._transceivers[role] = transceiver
@@ -242,9 +254,32 @@ class Peer:
                     if c.payloadType is not None
                 }
             )
+        self._fast_receive()
         pending, self._pending = self._pending, []
         for candidate, mid in pending:
             await self._apply_candidate(candidate, mid)
+
+    def _fast_receive(self) -> None:
+        """Tapped receivers onto the fast path, once the bundle's transport is known."""
+        if not self.fast_rtp:
+            return
+        for role, tap in self._taps.items():
+            if role in self._fast_roles:
+                continue
+            receiver = self._transceivers[role].receiver
+            if self._fast is None:
+                self._fast = FastReceive.install(receiver.transport)
+                if self._fast is None:
+                    return
+            if receiver.transport is not self._fast.dtls:
+                continue  # not bundled on that transport: aiortc's own path
+            if fast_encoded_receive(self._fast, receiver, self._counters[role], tap) is not None:
+                self._fast_roles.add(role)
+
+    @property
+    def fast_packets(self) -> int:
+        """Packets received by the fast path (0 without it)."""
+        return self._fast.fast_packets if self._fast is not None else 0
 
     def remote_ice_ufrag(self) -> str | None:
         """The ICE ufrag of the applied remote description (first m-line)."""
@@ -325,6 +360,8 @@ class Peer:
         if self.closed:
             return
         self.closed = True
+        if self._fast is not None:
+            self._fast.close()
         aiortc_compat.detach_senders(self.pc)
         await self.pc.close()
 

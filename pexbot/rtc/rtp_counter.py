@@ -58,36 +58,55 @@ class RtpReceiveCounter:
         self._current: _Sequence | None = None
 
     def packet(self, packet: RtpPacket, arrival_ms: int) -> None:
+        self.header(
+            packet.payload_type,
+            packet.ssrc,
+            packet.sequence_number,
+            packet.timestamp,
+            len(packet.payload),
+            arrival_ms,
+        )
+
+    def header(
+        self,
+        payload_type: int,
+        ssrc: int,
+        sequence_number: int,
+        timestamp: int,
+        payload_bytes: int,
+        arrival_ms: int,
+    ) -> None:
+        """One packet, from its header fields (the fast path has no RtpPacket)."""
         self.packets += 1
-        self.bytes += len(packet.payload)  # payload only, like aiortc's bytesSent
-        codec = self.codecs.get(packet.payload_type)
+        self.bytes += payload_bytes  # payload only, like aiortc's bytesSent
+        codec = self.codecs.get(payload_type)
         if codec is not None and codec[0].lower() == "rtx":
             return
-        self.payload_type = packet.payload_type
-        seq = self._sources.get(packet.ssrc)
+        self.payload_type = payload_type
+        seq = self._sources.get(ssrc)
         if seq is None:
-            seq = _Sequence(base=packet.sequence_number, highest=packet.sequence_number)
-            self._sources[packet.ssrc] = seq
+            seq = _Sequence(base=sequence_number, highest=sequence_number)
+            self._sources[ssrc] = seq
             if len(self._sources) > _MAX_SOURCES:
                 _, dropped = self._sources.popitem(last=False)
                 self._lost_before += dropped.lost
         self._current = seq
         seq.received += 1
         # Extend the 16-bit sequence number to the one nearest the highest so far.
-        delta = (packet.sequence_number - seq.highest) & 0xFFFF
+        delta = (sequence_number - seq.highest) & 0xFFFF
         if delta < 0x8000:
             seq.highest += delta
         else:
             return  # late or repeated: counted as received, no jitter sample
         rate = codec[1] if codec is not None else 0
         if rate and seq.last_arrival_ms is not None and seq.last_timestamp is not None:
-            media_ms = ((packet.timestamp - seq.last_timestamp) & 0xFFFFFFFF) * 1000 / rate
+            media_ms = ((timestamp - seq.last_timestamp) & 0xFFFFFFFF) * 1000 / rate
             if media_ms > 1e6:
                 media_ms -= (1 << 32) * 1000 / rate  # timestamp went back a little
             d = abs((arrival_ms - seq.last_arrival_ms) - media_ms)
             seq.jitter_ms += (d - seq.jitter_ms) / 16
         seq.last_arrival_ms = arrival_ms
-        seq.last_timestamp = packet.timestamp
+        seq.last_timestamp = timestamp
 
     @property
     def lost(self) -> int:

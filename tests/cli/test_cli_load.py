@@ -36,6 +36,8 @@ async def test_load_embedded_three_bots() -> None:
     assert frames["count"] == 3 and frames["min"] > 10
     # Media encoded once, received undecoded, health per bot; one keyframe decoded each.
     assert summary["encoded"] is True and summary["codec"] == "vp8" and summary["healthy"] == 3
+    # the bots' packets came by the RTP shortcut (rtc.rtp_fast), not aiortc's own path
+    assert summary["rtp_fast_share"] > 0.9
     assert summary["shared"]["video_frames_encoded"] > 10
     assert summary["video_verified"] >= 1 and summary["video_unreadable"] == 0
     assert [b["bot"] for b in summary["per_bot"]] == [1, 2, 3]
