@@ -42,6 +42,9 @@ class EncodedCount:
     codec: str | None = None
     verified: int = 0  # keyframes decoded and their number read
     unreadable: int = 0  # keyframes decoded with no number found (or not decoded)
+    #: of those, keyframes that did not decode at all: broken media, not just a picture
+    #: without the pattern (a composing node shows avatars and waiting cards too)
+    undecodable: int = 0
     last_number: int | None = None
     _last_ts: int | None = None
     _step: int | None = None  # the usual timestamp step (the smallest seen)
@@ -76,8 +79,10 @@ class EncodedCount:
             return True
         return False
 
-    def read(self, number: int | None) -> None:
+    def read(self, number: int | None, *, decoded: bool = True) -> None:
         """The outcome of decoding a keyframe: its pattern number, or None."""
+        if not decoded:
+            self.undecodable += 1
         if number is None:
             self.unreadable += 1
         else:
@@ -97,19 +102,24 @@ class EncodedCount:
 
 def read_number(frame: EncodedFrame) -> int | None:
     """Decode a keyframe alone and read the pattern's number off it (None: not found)."""
+    return decode_number(frame)[1]
+
+
+def decode_number(frame: EncodedFrame) -> tuple[bool, int | None]:
+    """(whether the keyframe decoded alone to a picture, the pattern's number on it)."""
     name = _DECODERS.get(frame.codec.upper())
     if name is None:
-        return None
+        return False, None
     try:
         decoder: Any = av.CodecContext.create(name, "r")
         pictures = list(decoder.decode(as_packet(frame))) + list(decoder.decode(None))
     except av.FFmpegError:
-        return None
+        return False, None
     for picture in pictures:
         codes = find_codes(picture.to_ndarray(format="gray"))
         if codes:
-            return codes[0].number
-    return None
+            return True, codes[0].number
+    return bool(pictures), None
 
 
 class EncodedCounterSink:
@@ -134,7 +144,8 @@ class EncodedCounterSink:
                 if not isinstance(frame, EncodedFrame):
                     continue
                 if count.add(frame, time.monotonic()):
-                    count.read(read_number(frame))
+                    decoded, number = decode_number(frame)
+                    count.read(number, decoded=decoded)
                 self._changed.set()
 
     def frames(self, kind: str | None = None) -> int:
@@ -154,4 +165,4 @@ class EncodedCounterSink:
             await asyncio.wait({task})
 
 
-__all__ = ["EncodedCount", "EncodedCounterSink", "read_number"]
+__all__ = ["EncodedCount", "EncodedCounterSink", "decode_number", "read_number"]

@@ -24,7 +24,7 @@ import fractions
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import av
@@ -50,6 +50,8 @@ class SharedFrame:
     index: int
     data: bytes
     keyframe: bool
+    #: what the frame's consumers derive from it once for all (RTP payloads per codec)
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class _SharedStream:
@@ -160,7 +162,7 @@ class SharedTrack(MediaStreamTrack):
         self.kind = stream.kind
         self._stream = stream
         self._need_key = stream.kind == "video"
-        self._deliver: Callable[[av.Packet], None] | None = None  # type: ignore[type-arg]
+        self._deliver: Callable[[SharedFrame], None] | None = None
         # Video starts at the next keyframe made from now on (an old one would show the past).
         self._last: int | None = stream.newest() if self._need_key else None
         #: frames skipped because this track fell behind
@@ -187,11 +189,14 @@ class SharedTrack(MediaStreamTrack):
             await stream.wait_produced()
         return self._take(frame)
 
-    def _take(self, frame: SharedFrame) -> av.Packet:  # type: ignore[type-arg]
+    def _advance(self, frame: SharedFrame) -> None:
         if self._last is not None and not self._need_key:
             self.skipped += frame.index - self._last - 1
         self._last = frame.index
         self._need_key = False
+
+    def _take(self, frame: SharedFrame) -> av.Packet:  # type: ignore[type-arg]
+        self._advance(frame)
         packet = av.Packet(frame.data)
         packet.pts = frame.index
         packet.time_base = self._stream.time_base
@@ -199,10 +204,16 @@ class SharedTrack(MediaStreamTrack):
         packet.is_keyframe = frame.keyframe
         return packet
 
-    def subscribe(self, deliver: Callable[[av.Packet], None]) -> bool:  # type: ignore[type-arg]
-        """Push instead of pull: ``deliver`` is called with each packet ``recv()`` would have
-        returned, by the stream as it makes them, so a process of N bots wakes once per frame
-        instead of N times. Don't call ``recv()`` meanwhile. False if the track has ended."""
+    @property
+    def time_base(self) -> fractions.Fraction:
+        """Of a frame's ``index``."""
+        return self._stream.time_base
+
+    def subscribe(self, deliver: Callable[[SharedFrame], None]) -> bool:
+        """Push instead of pull: ``deliver`` is called with each frame ``recv()`` would have
+        returned (as a packet), by the stream as it makes them, so a process of N bots wakes
+        once per frame instead of N times. Don't call ``recv()`` meanwhile. False if the track
+        has ended."""
         if self.readyState != "live" or self._stream.closed:
             return False
         self._deliver = deliver
@@ -217,8 +228,9 @@ class SharedTrack(MediaStreamTrack):
         deliver = self._deliver
         if deliver is None or (self._need_key and not frame.keyframe):
             return
+        self._advance(frame)
         try:
-            deliver(self._take(frame))
+            deliver(frame)
         except Exception:  # one subscriber's failure must not stop the others
             log.exception("shared %s subscriber failed", self.kind)
             self.unsubscribe()

@@ -285,6 +285,7 @@ class MediaBot:
                 "gaps": count.gaps,
                 "verified": count.verified,
                 "unreadable": count.unreadable,
+                "undecodable": count.undecodable,
                 "last_frame_age_s": None if age is None else round(age, 2),
             }
         call = self._call
@@ -477,6 +478,7 @@ class LoadJob:
                 out["video_keyframes"] = sum(int(e.get("keyframes", 0)) for e in entries)
                 out["video_verified"] = sum(int(e.get("verified", 0)) for e in entries)
                 out["video_unreadable"] = sum(int(e.get("unreadable", 0)) for e in entries)
+                out["video_undecodable"] = sum(int(e.get("undecodable", 0)) for e in entries)
         received = sum(
             int(h[k].get("packets", 0)) for _, h in healths for k in ("audio", "video") if k in h
         )

@@ -75,8 +75,10 @@ class FrameAssembler:
         if header.timestamp != self._timestamp:
             if self._parts:
                 self.spoilt_frames += 1  # the previous frame never saw its marker
-            # Lost packets just before a new timestamp may have been this frame's first.
-            self._timestamp, self._parts, self._spoilt = header.timestamp, [], gap
+            # A frame is whole only from its first packet on: the packets before the SSRC was
+            # known went aiortc's way, and lost ones may have been this frame's first.
+            whole = not gap and _starts_frame(codec.name, payload)
+            self._timestamp, self._parts, self._spoilt = header.timestamp, [], not whole
         elif gap:
             self._spoilt = True
         try:
@@ -105,6 +107,21 @@ class FrameAssembler:
             self._last_pli = now
             return True
         return False
+
+
+def _starts_frame(codec: str, payload: bytes) -> bool:
+    """Whether an RTP payload can be the first of a frame (audio: every one is)."""
+    if not payload:
+        return False
+    name = codec.upper()
+    if name == "VP8":  # RFC 7741 4.2: S set on the first packet of partition 0
+        return payload[0] & 0x17 == 0x10
+    if name == "H264":  # RFC 6184 5.2: a NAL unit, an aggregate, or a fragment's start
+        nal_type = payload[0] & 0x1F
+        if nal_type == 28:
+            return len(payload) > 1 and bool(payload[1] & 0x80)
+        return 1 <= nal_type <= 24
+    return True
 
 
 def fast_encoded_receive(

@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 import pylibsrtp
 from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.codecs import get_encoder
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
 
 from .aiortc_compat import aiortc_tested
@@ -301,12 +302,18 @@ class _Transmitter:
         timestamp = (self.origin + media_timestamp) & 0xFFFFFFFF
         now = time.time() + _NTP_EPOCH
         last = len(payloads) - 1
-        dtls, writer, history = self.sender.transport, self.writer, self.history
+        writer, history = self.writer, self.history
+        dtls = self.sender.transport
+        srtp, pair = getattr(dtls, "_tx_srtp", None), _nominated_pair(dtls)
+        transport = pair.protocol.transport if pair is not None else None
+        if srtp is None or transport is None:
+            raise ConnectionError("Cannot send encrypted RTP, not connected")
+        protect, sendto, address = srtp.protect, transport.sendto, pair.remote_addr
         seq = self.sequence_number
         for i, payload in enumerate(payloads):
             data = writer.packet(seq, timestamp, i == last, payload, now)
             history[seq % _HISTORY] = (seq, data)
-            send_rtp_now(dtls, data)
+            sendto(protect(data), address)
             self.octets += len(payload)
             self.packets += 1
             seq = (seq + 1) & 0xFFFF
@@ -317,6 +324,16 @@ class _Transmitter:
         setattr(sender, _SENDER + "rtp_timestamp", timestamp)
         setattr(sender, _SENDER + "octet_count", self.octets)
         setattr(sender, _SENDER + "packet_count", self.packets)
+
+
+def packetize(codec: str, data: bytes, index: int) -> list[bytes]:
+    """RTP payloads of one encoded frame, as aiortc's packetizers cut them (VP8: the picture
+    id follows the frame index)."""
+    if codec == "VP8":
+        return Vp8Encoder._packetize(data, index & 0x7FFF)
+    if codec == "H264":
+        return H264Encoder._packetize(H264Encoder._split_bitstream(data))
+    return [data]
 
 
 def _push_source(sender: RTCRtpSender) -> tuple[Any, Any] | None:
@@ -335,11 +352,15 @@ async def _run_push(
     sender: RTCRtpSender, codec: Any, out: _Transmitter, outgoing: Any, source: Any
 ) -> None:
     """Send what ``source`` pushes until it is no longer the outgoing track's source."""
-    encoder = get_encoder(codec)
+    name = codec.name.upper()
+    ticks = codec.clockRate * source.time_base  # RTP clock ticks per frame index
+    if ticks.denominator != 1:
+        return  # not a whole number of ticks a frame: the pull loop's own conversion
+    step = int(ticks)
     moved = asyncio.Event()
     lost: list[ConnectionError] = []
 
-    def deliver(packet: Any) -> None:
+    def deliver(frame: Any) -> None:
         if outgoing.source is not source or getattr(sender, _SENDER + "track") is None:
             moved.set()
             return
@@ -348,9 +369,11 @@ async def _run_push(
         gate = getattr(outgoing, "_gate", None)
         if gate is not None and not gate.is_set():
             return  # on hold: nothing goes out
-        payloads, media_timestamp = encoder.pack(packet)
+        payloads = frame.derived.get(name)
+        if payloads is None:  # packetized once for every bot sending this frame
+            payloads = frame.derived[name] = packetize(name, frame.data, frame.index)
         try:
-            out.send(payloads, media_timestamp)
+            out.send(payloads, frame.index * step)
         except ConnectionError as exc:
             lost.append(exc)
             moved.set()

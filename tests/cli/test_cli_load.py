@@ -39,7 +39,10 @@ async def test_load_embedded_three_bots() -> None:
     # the bots' packets came by the RTP shortcut (rtc.rtp_fast), not aiortc's own path
     assert summary["rtp_fast_share"] > 0.9
     assert summary["shared"]["video_frames_encoded"] > 10
-    assert summary["video_verified"] >= 1 and summary["video_unreadable"] == 0
+    # Every keyframe checked decodes; most show a number (a composing node may show a
+    # participant's avatar in the main tile before their video arrives).
+    assert summary["video_undecodable"] == 0
+    assert summary["video_verified"] >= 2 and summary["video_unreadable"] <= 1
     assert [b["bot"] for b in summary["per_bot"]] == [1, 2, 3]
     for bot in summary["per_bot"]:
         assert bot["video"]["fps"] > 3 and bot["audio"]["fps"] > 30

@@ -154,3 +154,14 @@ async def test_real_peers_send_and_receive_by_the_shortcut_and_every_frame_decod
     finally:
         await sender_pc.close()
         await receiver_pc.close()
+
+
+def test_a_frame_whose_first_packet_went_elsewhere_is_not_delivered_half() -> None:
+    """The first packets of a new SSRC take aiortc's path (they teach its router): the fast
+    path then starts mid-frame, and must wait for the next frame's first packet."""
+    frames = [bytes([n]) * 700 for n in range(3)]
+    got: list[EncodedFrame] = []
+    assembler = FrameAssembler({96: VP8}, got.append)
+    _feed(assembler, frames, drop={65530})  # the very first packet, before any was expected
+    assert [f.data[0] for f in got] == [1, 2]
+    assert assembler.spoilt_frames == 1
