@@ -9,7 +9,7 @@ threads: ``time.process_time``) and RSS over ``--hold`` seconds, with every bot'
 (no bot failed, every bot's last frame fresh). Prints JSON: per N, CPU % of a core per bot,
 RSS per bot (above the process before any bot), bots per core, and the media figures.
 
-    .venv/bin/python benchmarks/bots_per_core.py --counts 1,10,50,100
+    .venv/bin/python benchmarks/bots_per_core.py --counts 1,10,50,100,200
     .venv/bin/python benchmarks/bots_per_core.py --media compose --counts 1,10
 """
 
@@ -28,20 +28,23 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pexbot.jobs.demo import demo_config
+from pexbot.jobs.demo import TEST_CALL_ALIAS, demo_config
+from pexbot.jobs.event_loop import LOOPS, loop_factory
 from pexbot.jobs.load import LoadJob, LoadOptions
 from pexbot.jobs.stats import process_usage
 from pexbot.jobs.target import JoinTarget
 
+BENCH_ALIAS = "bench"  # any alias is a room of its own (the emulator's default VMR)
+
 
 @contextlib.asynccontextmanager
-async def emulator_process(media: str) -> AsyncIterator[str]:
+async def emulator_process(media: str, loop: str = "auto") -> AsyncIterator[str]:
     """``pexbot emulator --port 0 --media MEDIA`` with the demo configuration; its URL."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         f.write(demo_config().model_dump_json(exclude_defaults=True))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pexbot", "emulator", "--port", "0", "--config", f.name,
-        "--media", media, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        "--media", media, "--loop", loop, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -82,14 +85,19 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
     )
     gc.collect()
     base = process_usage()
-    job = LoadJob(JoinTarget(url, "demo"), options, progress_every=1.0)
+    # A room with no built-in participants (the demo's send nothing in forward mode), and for
+    # a lone bot the node's test call, which sends the bot its own media back.
+    alias = TEST_CALL_ALIAS if bots == 1 else BENCH_ALIAS
+    job = LoadJob(JoinTarget(url, alias), options, progress_every=1.0)
     stop = asyncio.Event()
     run = asyncio.get_running_loop().create_task(job.run(stop))
+    error = None
     try:
         deadline = time.monotonic() + bots / args.ramp + 60
         while job.counts()["media_flowing"] < bots or healthy(job, 2.0) < bots:
             if time.monotonic() > deadline or run.done() or job.counts()["failed"]:
-                raise RuntimeError(f"{bots} bots: not all healthy: {job.counts()}")
+                error = f"not all healthy before the hold: {job.counts()}"
+                break
             await asyncio.sleep(0.5)
         await asyncio.sleep(args.settle)
         before = process_usage()
@@ -104,6 +112,10 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
     rss_per_bot = (after.rss_bytes - base.rss_bytes) / bots / 2**20
     return {
         "bots": bots,
+        "alias": alias,
+        "loop": summary.get("loop"),
+        "all_healthy": error is None and good == bots and failed == 0,
+        "error": error,
         "healthy": good,
         "failed": failed,
         "cpu_pct_of_core_per_bot": round(100 * cores / bots, 2),
@@ -120,10 +132,29 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
     }
 
 
+def marginal(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for a, b in zip(results, results[1:], strict=False):
+        extra = b["bots"] - a["bots"]
+        if extra <= 0:
+            continue
+        cores = b["process_cores"] - a["process_cores"]
+        rss = b["rss_mb"] - a["rss_mb"]
+        out.append(
+            {
+                "from_to": [a["bots"], b["bots"]],
+                "cpu_pct_of_core_per_bot": round(100 * cores / extra, 2),
+                "bots_per_core": round(extra / cores, 1) if cores > 0 else None,
+                "rss_mb_per_bot": round(rss / extra, 2),
+            }
+        )
+    return out
+
+
 async def main(args: argparse.Namespace) -> None:
     counts = [int(c) for c in args.counts.split(",")]
     results = []
-    async with emulator_process(args.media) as url:
+    async with emulator_process(args.media, args.loop) as url:
         base = process_usage()
         for bots in counts:
             results.append(await measure(url, bots, args))
@@ -139,6 +170,9 @@ async def main(args: argparse.Namespace) -> None:
                 "hold_s": args.hold,
                 "rss_mb_before_bots": round(base.rss_bytes / 2**20, 1),
                 "runs": results,
+                # what one more bot costs between two counts: the fixed cost (the shared
+                # encoders, the process) falls out, so this is the figure to compare
+                "marginal": marginal(results),
             },
             indent=2,
         )
@@ -147,7 +181,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--counts", default="1,10,50,100")
+    parser.add_argument("--counts", default="1,10,50,100,200")
     parser.add_argument("--media", default="forward", help="the emulator's --media (forward)")
     parser.add_argument("--codec", choices=("vp8", "h264"), default="vp8")
     parser.add_argument("--width", type=int, default=640)
@@ -157,8 +191,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--hold", type=float, default=15.0)
     parser.add_argument("--verify-every", type=int, default=150)
+    parser.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (both ends)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    arguments = parse()
+    with asyncio.Runner(loop_factory=loop_factory(arguments.loop)) as runner:
+        runner.run(main(arguments))
