@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import os
 import subprocess
@@ -134,7 +135,7 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
 
 def marginal(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for a, b in zip(results, results[1:], strict=False):
+    for a, b in itertools.pairwise(results):
         extra = b["bots"] - a["bots"]
         if extra <= 0:
             continue
