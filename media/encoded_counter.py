@@ -7,7 +7,10 @@ confirmed with a decoder: the next keyframe after it is decoded alone (no decode
 up per bot) and the pattern's number read off it (:func:`media.pattern.find_codes`).
 
 :class:`EncodedCounterSink` reads tracks that return EncodedFrame objects (a call with
-``encoded_receive``) in tasks it owns, one count per (role, kind).
+``encoded_receive``) in tasks it owns, one count per (role, kind). A track that can push its
+frames (``subscribe_encoded(callback)``, as pexbot's incoming tracks on the RTP shortcut do) is
+also subscribed to, which spares a task wake-up per frame; its ``recv()`` is still read for the
+frames that come the other way.
 """
 
 from __future__ import annotations
@@ -133,6 +136,9 @@ class EncodedCounterSink:
 
     def add_track(self, track: MediaStreamTrack, *, role: str = "main") -> None:
         count = self.counts.setdefault((role, track.kind), EncodedCount(self.verify_every))
+        subscribe = getattr(track, "subscribe_encoded", None)
+        if callable(subscribe):  # frames pushed as they come, no task hop per frame
+            subscribe(lambda frame: self._count(count, frame))
         task = asyncio.get_running_loop().create_task(self._read(track, count))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -141,12 +147,14 @@ class EncodedCounterSink:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                if not isinstance(frame, EncodedFrame):
-                    continue
-                if count.add(frame, time.monotonic()):
-                    decoded, number = decode_number(frame)
-                    count.read(number, decoded=decoded)
-                self._changed.set()
+                if isinstance(frame, EncodedFrame):
+                    self._count(count, frame)
+
+    def _count(self, count: EncodedCount, frame: EncodedFrame) -> None:
+        if count.add(frame, time.monotonic()):
+            decoded, number = decode_number(frame)
+            count.read(number, decoded=decoded)
+        self._changed.set()
 
     def frames(self, kind: str | None = None) -> int:
         return sum(c.frames for (_, k), c in self.counts.items() if kind in (None, k))

@@ -24,6 +24,7 @@ import asyncio
 import dataclasses
 import fractions
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -87,6 +88,7 @@ class IncomingTrack(MediaStreamTrack):
         #: (width, height) of the last video frame
         self.size: tuple[int, int] | None = None
         self.last_frame_at: float | None = None
+        self._subscriber: Callable[[EncodedFrame], None] | None = None
 
     def __repr__(self) -> str:
         return f"IncomingTrack({self.role}/{self.kind}, frames={self.frames}, {self.readyState})"
@@ -99,16 +101,44 @@ class IncomingTrack(MediaStreamTrack):
         """Read from ``source`` from now on (None: nothing until the next one)."""
         if source is self._source:
             return
+        self._detach(self._source)
         self._source = source
         if source is not None:
             self.sources += 1
             self._restamper.new_source()
+            self._attach(source)
         self._changed.set()
 
     def stop(self) -> None:
+        self._detach(self._source)
         self._source = None
         self._changed.set()
         super().stop()
+
+    # --- push mode (encoded frames on the RTP shortcut) ----------------------------------------
+
+    def subscribe_encoded(self, callback: Callable[[EncodedFrame], None]) -> None:
+        """Also hand encoded frames to ``callback`` as the RTP shortcut assembles them
+        (:mod:`pexbot.rtc.encoded_fast`), without a task hop per frame. Frames that come
+        aiortc's own way still come out of ``recv()``, so keep reading it too."""
+        self._subscriber = callback
+        self._attach(self._source)
+
+    def _attach(self, source: MediaStreamTrack | None) -> None:
+        if source is not None and self._subscriber is not None:
+            source._pexbot_push = self._pushed  # type: ignore[attr-defined]
+
+    def _detach(self, source: MediaStreamTrack | None) -> None:
+        if source is not None and getattr(source, "_pexbot_push", None) == self._pushed:
+            del source._pexbot_push  # type: ignore[attr-defined]
+
+    def _pushed(self, frame: EncodedFrame) -> None:
+        subscriber = self._subscriber
+        if subscriber is None or self.readyState != "live":
+            return
+        delivered = self._deliver(frame)
+        assert isinstance(delivered, EncodedFrame)
+        subscriber(delivered)
 
     # EncodedFrame is not one of aiortc's types: the tracks of an encoded call return it
     async def recv(self) -> Frame:  # type: ignore[override]
