@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SharedCodec = Literal["vp8", "h264"]
 #: frames kept for tracks that fell behind (seconds of video at most)
 RING_SECONDS = 2.0
+_OPUS_SILENCE = b"\xf8\xff\xfe"  # one 20 ms frame of silence (RFC 6716 TOC 0xf8, CELT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +258,7 @@ class SharedVideoEncoder(_SharedStream):
         keyframe_every: float = 1.5,
         keyframe_min_gap: float = 0.5,
         bitrate: int = 500_000,
+        black: bool = False,
     ) -> None:
         time_base = 1 / fractions.Fraction(fps).limit_denominator(1000)
         super().__init__(1.0 / fps, time_base, int(RING_SECONDS * fps))
@@ -265,6 +267,11 @@ class SharedVideoEncoder(_SharedStream):
         self.codec = codec
         self.width, self.height, self.fps = width, height, fps
         self._renderer = PatternRenderer(width, height)
+        #: a black picture instead of the pattern: what a bot that only listens sends
+        self._black: np.ndarray[Any, Any] | None = None
+        if black:
+            self._black = np.full((height * 3 // 2, width), 128, np.uint8)
+            self._black[:height] = 16
         self._gop = max(1, round(keyframe_every * fps))
         self._min_gap = keyframe_min_gap
         self._last_key_at = -1e9
@@ -296,7 +303,8 @@ class SharedVideoEncoder(_SharedStream):
         return SharedFrame(index, data, keyframe)
 
     def _encode(self, index: int, stamp: int, key: bool) -> bytes:
-        picture = av.VideoFrame.from_ndarray(self._renderer.render(index, stamp), format="yuv420p")
+        pixels = self._black if self._black is not None else self._renderer.render(index, stamp)
+        picture = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
         picture.pts = index
         picture.time_base = fractions.Fraction(1, round(self.fps))
         picture.pict_type = av.video.frame.PictureType.I if key else av.video.frame.PictureType.NONE
@@ -315,9 +323,13 @@ class SharedOpusEncoder(_SharedStream):
 
     kind = "audio"
 
-    def __init__(self, spec: ToneSpec | None = None, *, bitrate: int = 32_000) -> None:
+    def __init__(
+        self, spec: ToneSpec | None = None, *, bitrate: int = 32_000, silent: bool = False
+    ) -> None:
         super().__init__(0.02, fractions.Fraction(1, 50), int(RING_SECONDS / 0.02))
         self.spec = spec or ToneSpec()
+        #: Opus's 20 ms silence frame, never encoded: what a bot that only listens sends
+        self.silent = silent
         self._encoder: Any = av.CodecContext.create("libopus", "w")
         self._encoder.sample_rate = 48000
         self._encoder.layout = "stereo"
@@ -329,6 +341,8 @@ class SharedOpusEncoder(_SharedStream):
 
     async def _make(self, index: int) -> SharedFrame:
         # Cheap (tens of microseconds): no thread.
+        if self.silent:
+            return SharedFrame(index, _OPUS_SILENCE, True)
         first = index * 960
         mono = tone_samples(self.spec, first, 960, epoch_ms=self._epoch_ms)
         frame = av.AudioFrame.from_ndarray(
@@ -338,7 +352,7 @@ class SharedOpusEncoder(_SharedStream):
         frame.pts = first
         frame.time_base = fractions.Fraction(1, 48000)
         self._pending.extend(bytes(p) for p in self._encoder.encode(frame))
-        data = self._pending.popleft() if self._pending else b"\xf8\xff\xfe"  # Opus silence
+        data = self._pending.popleft() if self._pending else _OPUS_SILENCE
         return SharedFrame(index, data, True)
 
 

@@ -99,3 +99,27 @@ async def test_counter_asks_to_decode_one_keyframe_in_n_and_reads_its_number() -
         await encoder.aclose()
     assert read_number(frame(0, key=True, data=b"\x00" * 20)) is None
     assert as_packet(frame(0)).pts == 0
+
+
+async def test_black_video_and_silent_audio_for_bots_that_only_listen() -> None:
+    """What a recording bot sends: a black picture and Opus silence, never the pattern."""
+    video = SharedVideoEncoder("vp8", 320, 180, 5, black=True)
+    audio = SharedOpusEncoder(silent=True)
+    try:
+        packets = [await video.track().recv() for _ in range(1)]
+        track = video.track()
+        packets += [await track.recv() for _ in range(3)]
+        decoder = av.CodecContext.create("libvpx", "r")
+        for packet in packets:
+            for picture in decoder.decode(packet):
+                luma = picture.to_ndarray(format="gray")
+                assert luma.shape == (180, 320) and luma.max() <= 20 and not find_codes(luma)
+        sound = audio.track()
+        opus = [await sound.recv() for _ in range(5)]
+        assert audio.frames >= 5 and all(bytes(p) == b"\xf8\xff\xfe" for p in opus)
+        pcm = av.CodecContext.create("libopus", "r")
+        samples = [f.to_ndarray() for p in opus for f in pcm.decode(p)]
+        assert samples and all(float(abs(s).max()) < 1e-3 for s in samples)  # float PCM
+    finally:
+        await video.aclose()
+        await audio.aclose()
