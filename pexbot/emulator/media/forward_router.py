@@ -18,36 +18,44 @@ participant's media, as that participant encoded it:
 Policy (:class:`~.backend.MediaPolicy`): a server-muted participant's audio is forwarded to
 nobody (its listeners get nothing), and a participant denied the presentation gets no slides.
 
-Frames reach the router from the emulator's tapped receivers (:meth:`ForwardRouter.frame_in`)
-and go to every :class:`~.forward_tracks.ForwardTrack` subscribed to that source; a track
-whose leg does not receive on that role (an inactive slides line) is not subscribed at all.
+The router deals in outputs (anything with ``set_source``): the RTP fast path's
+:class:`~.forward_fast.RtpOutput` or the frame path's :class:`~.forward_tracks.ForwardTrack`.
+The backend hands each packet or frame of a source to :meth:`ForwardRouter.subscribed` of it;
+an output whose leg does not receive on that role (an inactive slides line) is not subscribed
+at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
 
-from media.encoded import EncodedFrame
 from pexbot.rtc.sdp import MediaRole
 
 from .backend import MediaPolicy, MediaView
-from .forward_tracks import ForwardTrack, SourceKey
+from .forward_tracks import SourceKey
 from .router import Leg, VoiceCallback
 
-__all__ = ["FORWARD_LAYOUT", "ForwardRouter"]
+__all__ = ["FORWARD_LAYOUT", "ForwardOutput", "ForwardRouter"]
 
 #: the layout every participant of a forwarding room is shown: one picture, no thumbnails
 FORWARD_LAYOUT = "1:0"
 
-#: a leg's forwarding tracks by role (kept by the backend; empty for a leg it does not serve)
-TracksOf = Callable[[Leg], Mapping[MediaRole, ForwardTrack]]
+
+class ForwardOutput(Protocol):
+    """What one leg is sent on one role: told which source feeds it (None: nothing)."""
+
+    def set_source(self, source: SourceKey | None) -> None: ...
 
 
-class ForwardRouter:
+Output = TypeVar("Output", bound=ForwardOutput)
+
+
+class ForwardRouter(Generic[Output]):
     """The :class:`~.router.MediaRouter` of one forwarding room (also a floor router: the
     presentation module tells it who presents)."""
 
-    def __init__(self, room: str, tracks_of: TracksOf) -> None:
+    def __init__(self, room: str, tracks_of: Callable[[Leg], Mapping[MediaRole, Output]]) -> None:
         self.room = room
         self.layout: str | None = None
         self.views: dict[str, MediaView] = {}
@@ -55,22 +63,23 @@ class ForwardRouter:
         self.presenter: str | None = None
         self.floor_known = False
         self.policy = MediaPolicy()
-        self._tracks_of = tracks_of
         self._legs: list[Leg] = []
-        self._subscribers: dict[SourceKey, list[ForwardTrack]] = {}
+        #: a leg's outputs by role (kept by the backend; empty for a leg it does not serve)
+        self._tracks_of = tracks_of
+        self._subscribers: dict[SourceKey, list[Output]] = {}
 
     @property
     def legs(self) -> list[Leg]:
         return list(self._legs)
 
-    # --- frames --------------------------------------------------------------------------
+    # --- who is fed what ----------------------------------------------------------------
 
-    def frame_in(self, source: SourceKey, frame: EncodedFrame) -> None:
-        """A frame from a participant's call: to everyone forwarded that source."""
-        for track in self._subscribers.get(source, ()):
-            track.push(source, frame)
+    def subscribed(self, source: SourceKey) -> Sequence[Output]:
+        """The outputs forwarded ``source`` now (read per packet: not copied, never changed;
+        a refresh replaces it)."""
+        return self._subscribers.get(source, ())
 
-    def subscribers(self, source: SourceKey) -> list[ForwardTrack]:
+    def subscribers(self, source: SourceKey) -> list[Output]:
         return list(self._subscribers.get(source, ()))
 
     # --- MediaRouter ---------------------------------------------------------------------
@@ -165,7 +174,7 @@ class ForwardRouter:
         return wanted[-1] if wanted else None
 
     def _refresh(self) -> None:
-        subscribers: dict[SourceKey, list[ForwardTrack]] = {}
+        subscribers: dict[SourceKey, list[Output]] = {}
         for dest in self._legs:
             for role, track in self._tracks_of(dest).items():
                 source = self.choose(dest, role) if role in dest.receiving else None

@@ -1,5 +1,6 @@
-"""The forwarder's outgoing side: one track per receiver and m-line that sends another
-participant's encoded frames as they came, and the keyframe requests it passes upstream.
+"""The forwarder's outgoing side on the frame path (:mod:`.forward` when the RTP fast path
+cannot run): one track per receiver and m-line that sends another participant's encoded frames
+as they came; and the keyframe requests both paths pass upstream.
 
 :class:`ForwardTrack` is what the emulator's sender reads: ``recv()`` returns ``av.Packet``
 objects, which aiortc's sender packetizes without encoding. The router says which source
