@@ -90,28 +90,49 @@ class _SharedStream:
         self._subscribers.discard(track)
 
     async def _produce(self) -> None:
+        # Frame k+1 is made while frame k is out (one interval ahead): on a machine whose event
+        # loop is busy with a hundred bots, the encoder thread waits for the GIL and one frame
+        # can take longer than an interval to make, but two rarely do.
         start = time.monotonic()
         index = 0
-        while True:
-            due = start + index * self.interval
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -1.0:
-                # Far behind (a stalled loop): skip frames rather than burst them out.
-                index = int((time.monotonic() - start) / self.interval)
-            started = time.perf_counter()
-            frame = await self._make(index)
-            self.encode_seconds += time.perf_counter() - started
-            self.frames += 1
-            self._ring.append(frame)
-            self._produced.set()
-            self._produced = asyncio.Event()
-            for track in list(self._subscribers):
-                track._offer(frame)
-            index += 1
+        upcoming = asyncio.ensure_future(self._timed_make(0, start))
+        try:
+            while True:
+                due = start + index * self.interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                frame = await upcoming
+                index += 1
+                if time.monotonic() - (start + index * self.interval) > 1.0:
+                    # Far behind (a stalled loop): skip frames rather than burst them out.
+                    index = int((time.monotonic() - start) / self.interval) + 1
+                upcoming = asyncio.ensure_future(
+                    self._timed_make(index, start + index * self.interval)
+                )
+                self._publish(frame)
+        finally:
+            upcoming.cancel()
+            await asyncio.wait({upcoming})
 
-    async def _make(self, index: int) -> SharedFrame:
+    async def _timed_make(self, index: int, due: float) -> SharedFrame:
+        started = time.perf_counter()
+        # the wall-clock time the frame goes out, which the pattern stamps
+        at = time.time() + (due - time.monotonic())
+        frame = await self._make(index, at)
+        self.encode_seconds += time.perf_counter() - started
+        return frame
+
+    def _publish(self, frame: SharedFrame) -> None:
+        self.frames += 1
+        self._ring.append(frame)
+        self._produced.set()
+        self._produced = asyncio.Event()
+        for track in list(self._subscribers):
+            track._offer(frame)
+
+    async def _make(self, index: int, at: float) -> SharedFrame:
+        """Frame ``index``, to go out at wall-clock time ``at``."""
         raise NotImplementedError
 
     def next_after(self, last: int | None, need_key: bool) -> SharedFrame | None:
@@ -286,7 +307,7 @@ class SharedVideoEncoder(_SharedStream):
         self.requests += 1
         self._force = True
 
-    async def _make(self, index: int) -> SharedFrame:
+    async def _make(self, index: int, at: float) -> SharedFrame:
         now = time.monotonic()
         key = index == 0 or self._since_key + 1 >= self._gop
         if self._force and now - self._last_key_at >= self._min_gap:
@@ -294,7 +315,7 @@ class SharedVideoEncoder(_SharedStream):
         if key:
             self._force = False
             self._last_key_at = now
-        stamp = ms32(time.time() * 1000.0)
+        stamp = ms32(at * 1000.0)
         loop = asyncio.get_running_loop()
         data = await loop.run_in_executor(self._executor, self._encode, index, stamp, key)
         keyframe = _is_key(self.codec, data)
@@ -339,7 +360,7 @@ class SharedOpusEncoder(_SharedStream):
         self._epoch_ms = round(time.time() * 1000.0)
         self._pending: collections.deque[bytes] = collections.deque()
 
-    async def _make(self, index: int) -> SharedFrame:
+    async def _make(self, index: int, at: float) -> SharedFrame:
         # Cheap (tens of microseconds): no thread.
         if self.silent:
             return SharedFrame(index, _OPUS_SILENCE, True)
