@@ -1,5 +1,5 @@
 """Recording cost: CPU of a ``pexbot record`` process per recorded 720p30 + audio stream,
-``--passthrough`` and transcoding (the default) side by side in one run.
+passthrough (the default) and ``--transcode`` side by side in one run.
 
 One emulator in forward mode (``pexbot emulator --media forward``, its own process) hosts a
 conference with no built-in participants. A sender (``pexbot load --bots 1``, its own process)
@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 await asyncio.sleep(args.sender_head_start)
                 total = args.settle + args.seconds + 2
-                cases: dict[str, list[str]] = {"passthrough": ["--passthrough"], "transcode": []}
+                cases: dict[str, list[str]] = {"passthrough": [], "transcode": ["--transcode"]}
                 procs = {
                     name: await start(
                         "record",

@@ -150,6 +150,8 @@ class Muxer:
         self._fsync = fsync
         self._sync_fd: int | None = None  # opened once FFmpeg has created the file
         self._closed = False
+        self._started = False  # a packet (and so the header) has been written
+        self._header_failed: str | None = None
 
     def add_video_stream(
         self, *, width: int, height: int, fps: int, bit_rate: int, keyframe_interval: float
@@ -194,12 +196,25 @@ class Muxer:
             raise RecordingError(f"{self.spec.container} cannot carry {codec}") from exc
 
     def mux(self, packets: Iterable[AnyPacket]) -> int:
-        """Write encoded packets (each knows its stream); returns how many were written."""
+        """Write encoded packets (each knows its stream); returns how many were written.
+
+        The first packet writes the header too. If that fails (a copy stream whose first packet
+        cannot describe it), the muxer takes no more packets: FFmpeg's half-written header
+        state crashes the process when later packets are muxed into it.
+        """
+        if self._header_failed is not None:
+            raise RecordingError(f"{self.path}: the header was not written: {self._header_failed}")
         count = 0
         for packet in packets:
             if packet.dts is None:
                 continue  # an encoder's empty flush marker
-            self._container.mux_one(packet)
+            try:
+                self._container.mux_one(packet)
+            except av.FFmpegError as exc:
+                if not self._started:
+                    self._header_failed = str(exc)
+                raise
+            self._started = True
             count += 1
         return count
 

@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     try:
-        with asyncio.Runner(loop_factory=loop_factory(getattr(args, "loop", "asyncio"))) as runner:
+        factory = loop_factory(getattr(args, "event_loop", "asyncio"))
+        with asyncio.Runner(loop_factory=factory) as runner:
             code: int = runner.run(args.run(args))
     except KeyboardInterrupt:
         return 130

@@ -143,6 +143,7 @@ def add_run_options(
 def add_loop_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--loop",
+        dest="event_loop",
         choices=LOOPS,
         default="auto",
         help="event loop: uvloop (pip install 'pexbot[load]'; ~20 %% less CPU per packet), "

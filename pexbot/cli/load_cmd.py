@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace) -> int:
                 processes=args.processes,
                 ca_file=args.ca_file,
                 on_progress=progress,
-                loop=args.loop,
+                loop=args.event_loop,
             )
         else:
             job = LoadJob(target, options, on_progress=progress, metrics=registry)

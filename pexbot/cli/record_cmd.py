@@ -1,9 +1,9 @@
 """``pexbot record --out DIR``: record the conference (main audio+video, the presentation when
 there is one) and its roster, chat and presentation events.
 
-Transcoded by default (decoded and re-encoded into fixed codecs); ``--passthrough`` writes the
-received VP8/H.264 + Opus packets as they are (no decoding; main video and audio only so far: a
-presentation received in passthrough fails to mux, so it is opt-in until that is fixed).
+The received VP8/H.264 + Opus packets are written as they are (passthrough, no decoding: mkv or
+webm, a keyframe asked for at the start and after a loss); ``--transcode`` decodes and
+re-encodes into fixed codecs instead (needed for ``--container mp4``: H.264 + AAC).
 Writes ``DIR/main.mkv``, ``DIR/presentation.mkv`` (when someone presents; on the same clock) and
 ``DIR/events.jsonl``. A status line on stderr shows the elapsed time, the received
 bitrate and the participants. Ends on ``--duration``, when the conference ends, or at Ctrl-C /
@@ -50,23 +50,24 @@ def add_parser(subparsers: Any) -> None:
         "--container",
         choices=CONTAINERS,
         default="mkv",
-        help="mkv (default) or webm; mp4 (H.264 + AAC) is not for --passthrough",
+        help="mkv (default) or webm; mp4 (H.264 + AAC) only with --transcode",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--transcode",
-        dest="passthrough",
-        action="store_false",
-        help="decode and re-encode (VP8 + Opus in mkv/webm, H.264 + AAC in mp4; the default)",
+        dest="transcode",
+        action="store_true",
+        help="decode and re-encode (VP8 + Opus in mkv/webm, H.264 + AAC in mp4) instead of "
+        "writing the received packets as they are",
     )
     mode.add_argument(
         "--passthrough",
-        dest="passthrough",
-        action="store_true",
-        help="write the received packets as they are, no decoding (experimental: presentation "
-        "recording does not work in this mode yet)",
+        dest="transcode",
+        action="store_false",
+        help="write the received packets as they are, no decoding (the default; kept for "
+        "compatibility)",
     )
-    parser.set_defaults(passthrough=False)
+    parser.set_defaults(transcode=False)
     parser.add_argument("--no-status", action="store_true", help="no live status line on stderr")
     add_join_options(parser)
     add_rejoin_option(parser)
@@ -83,9 +84,10 @@ def out_dir(value: str) -> Path:
 
 async def run(args: argparse.Namespace) -> int:
     out = out_dir(args.out)
-    if args.container == "mp4" and args.passthrough:
+    if args.container == "mp4" and not args.transcode:
         raise ConfigError(
-            "--container mp4 cannot be used with --passthrough (it writes mkv or webm)"
+            "--container mp4 needs --transcode (passthrough writes the received packets into "
+            "mkv or webm)"
         )
     registry = MetricsRegistry()
     status = None if args.no_status else StatusLine(sys.stderr)
@@ -103,7 +105,7 @@ async def run(args: argparse.Namespace) -> int:
             out=out,
             duration=args.duration,
             container=args.container,
-            transcode=not args.passthrough,
+            transcode=args.transcode,
         )
         job = RecordJob(target, options, on_status=show, metrics=registry)
         try:

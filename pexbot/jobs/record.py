@@ -5,9 +5,10 @@
     job = RecordJob(target, RecordOptions(out=Path("rec"), duration=60))
     result = await job.run(stop)        # stop: an asyncio.Event (a signal handler sets it)
 
-Transcoded by default (:class:`media.Recorder`; fixed codecs, mp4 too);
-``RecordOptions(transcode=False)`` muxes the VP8/H.264 and Opus packets received as they are
-(:mod:`media.passthrough_recorder`; mkv or webm; main audio and video only so far).
+Passthrough by default: the VP8/H.264 and Opus packets received are muxed as they are
+(:mod:`media.passthrough_recorder`; mkv or webm; a keyframe asked for at the start and after a
+loss). ``RecordOptions(transcode=True)`` decodes and re-encodes (:class:`media.Recorder`; fixed
+codecs, mp4 too).
 
 Writes into ``out``: ``main.mkv`` (the conference as the bot receives it), ``presentation.mkv``
 when someone presents (on the same clock: it starts where the presentation started), and
@@ -36,6 +37,8 @@ from media import Recorder
 from media.mux import RecordingError
 from media.passthrough_recorder import PassthroughRecorder
 from pexbot.call.media_call import MediaCall
+from pexbot.call.options import CallOptions
+from pexbot.rtc import aiortc_compat
 from pexbot.session.rejoin import Gap, Rejoiner, describe
 from pexbot.session.session import Session
 
@@ -57,9 +60,9 @@ class RecordOptions:
     container: str = "mkv"
     #: seconds between status updates (bitrate sampling, ``on_status``)
     status_every: float = 1.0
-    #: decode and re-encode (fixed codecs, any container); False: passthrough, the received
-    #: VP8/H.264 + Opus packets muxed as they are (mkv/webm; a presentation does not mux yet)
-    transcode: bool = True
+    #: decode and re-encode (fixed codecs, any container); False (the default): passthrough,
+    #: the received VP8/H.264 + Opus packets muxed as they are (mkv/webm)
+    transcode: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,15 @@ class RecordJob:
         if options.transcode:
             self.recorder = Recorder(options.out, container=options.container)
         else:
+            # The codec a file's video stream gets when no video came before it had to open:
+            # the one the call puts first (the far end may still choose another; then those
+            # frames are dropped and logged rather than written as the wrong codec).
             self.recorder = PassthroughRecorder(
-                options.out, container=options.container, request_keyframe=self._keyframe
+                options.out,
+                container=options.container,
+                request_keyframe=self._keyframe,
+                video_codec=CallOptions.video_codec,
+                receive_lag=call_receive_lag(),
             )
         self._session: Session | None = None
         self._call: MediaCall | None = None
@@ -289,6 +299,16 @@ class RecordJob:
                 "error": stats.error,
             }
         return out
+
+
+def call_receive_lag() -> dict[str, int]:
+    """Frames a pexbot call's receivers hold a frame back before handing it over: video goes
+    at its marker packet (:func:`pexbot.rtc.prompt_start.complete_frames_at_marker`), audio
+    after ``AUDIO_PREFETCH`` more packets (:func:`pexbot.rtc.aiortc_compat.lower_audio_prefetch`);
+    on an aiortc they were not tested with, its own buffers (1 and 4)."""
+    if not aiortc_compat.aiortc_tested():
+        return {"video": 1, "audio": 4}
+    return {"video": 0, "audio": aiortc_compat.AUDIO_PREFETCH}
 
 
 def _describe(m: MetricsRegistry) -> None:
