@@ -44,10 +44,11 @@ class CallMedia:
         audio: MediaStreamTrack | None = None,
         video: MediaStreamTrack | None = None,
         on_track: OnTrack | None = None,
+        filler_fps: float = 15.0,
     ) -> None:
         self.roles = roles
         self.audio = OutgoingAudioTrack(audio)
-        self.video = OutgoingVideoTrack(video)
+        self.video = OutgoingVideoTrack(video, fps=filler_fps)
         self.slides = OutgoingVideoTrack(None, fps=5.0)
         self.outgoing: dict[MediaRole, Outgoing] = {
             "audio": self.audio,

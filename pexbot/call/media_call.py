@@ -90,7 +90,9 @@ class MediaCall:
         self._signalling = signalling
         self.options = options = options or CallOptions()
         self.roles: list[MediaRole] = offer_roles(options.media_type, options.present)
-        self.media = CallMedia(self.roles, audio=audio, video=video, on_track=on_track)
+        self.media = CallMedia(
+            self.roles, audio=audio, video=video, on_track=on_track, filler_fps=options.filler_fps
+        )
         self.audio, self.video, self.slides = self.media.audio, self.media.video, self.media.slides
         self.channel: PexChannel | None = None
         if options.datachannel_id is not None:

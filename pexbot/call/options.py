@@ -32,7 +32,8 @@ class CallOptions:
     given to ``on_track`` return :class:`media.encoded.EncodedFrame` objects (no decoder runs).
     ``fast_rtp``: packets sent, and received on encoded m-lines, skip aiortc's per-packet
     machinery (:mod:`pexbot.rtc.rtp_fast`: no jitter buffer, no NACKs sent; loss is counted
-    and answered with a PLI). For load: several times cheaper per packet.
+    and answered with a PLI). For load: several times cheaper per packet. ``fast_send``: only
+    the sending half of that (receivers keep aiortc's jitter buffer and NACKs: a recorder).
     """
 
     media_type: wire.CallType = "video"
@@ -54,6 +55,9 @@ class CallOptions:
     recovery: RecoveryOptions = field(default_factory=RecoveryOptions)
     encoded_receive: bool = False
     fast_rtp: bool = False
+    fast_send: bool = False
+    #: frames a second of the black picture sent while there is no video source
+    filler_fps: float = 15.0
 
     @property
     def posts_stats(self) -> bool:

@@ -81,6 +81,7 @@ class PeerConnections:
             munge_remote=not self._options.direct_media,
             encoded_receive=self._options.encoded_receive,
             fast_rtp=self._options.fast_rtp,
+            fast_send=self._options.fast_send,
         )
         self._current = peer
         self._last_pc = peer.pc

@@ -36,6 +36,7 @@ from typing import Any
 from media import Recorder
 from media.mux import RecordingError
 from media.passthrough_recorder import PassthroughRecorder
+from media.shared_encoding import SharedOpusEncoder
 from pexbot.call.media_call import MediaCall
 from pexbot.call.options import CallOptions
 from pexbot.rtc import aiortc_compat
@@ -48,6 +49,9 @@ from .stats import RtpRates, RtpTotals, rtp_totals
 from .target import JoinTarget, every, until_end
 
 log = logging.getLogger(__name__)
+
+#: frames a second of the black picture a passthrough recorder sends (it only listens)
+LISTENER_FPS = 2.0
 
 EVENTS_FILE = "events.jsonl"
 
@@ -121,6 +125,7 @@ class RecordJob:
             )
         self._session: Session | None = None
         self._call: MediaCall | None = None
+        self._silence: SharedOpusEncoder | None = None  # what a passthrough recorder says
         self._rates: RtpRates | None = None
         self._last: RtpTotals | None = None
         self._roles_noted: set[str] = set()
@@ -190,6 +195,8 @@ class RecordJob:
                 await asyncio.wait({close})
                 raise
             finally:
+                if self._silence is not None:
+                    await self._silence.aclose()
                 if events is not None:
                     self._note_files(events)
                     events.note({"event": "recording_end", "reason": reason})
@@ -210,7 +217,20 @@ class RecordJob:
         session.on(None, events.on_event)
         # The session follows presentations (session.presentation): the slides track, or the
         # JPEG fallback on a call without a slides line, arrives as role "presentation".
-        call = await session.call(on_track=self._track, encoded_receive=not self.options.transcode)
+        if self.options.transcode:
+            call = await session.call(on_track=self._track)
+        else:
+            # Passthrough: what the recorder sends is Opus silence never encoded and a black
+            # picture twice a second, by the RTP shortcut; it receives by aiortc's own path
+            # (jitter buffer, NACKs: a recording wants repaired media, not cheaper media).
+            silence = self._silence = self._silence or SharedOpusEncoder(silent=True)
+            call = await session.call(
+                on_track=self._track,
+                audio=silence.track(),
+                encoded_receive=True,
+                fast_send=True,
+                filler_fps=LISTENER_FPS,
+            )
         self._call = call
         self._metrics.set("pexbot_bots_joined", 1)
         sample = functools.partial(self._sample, events)

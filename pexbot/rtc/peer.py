@@ -77,6 +77,7 @@ class Peer:
         munge_remote: bool = True,
         encoded_receive: bool = False,
         fast_rtp: bool = False,
+        fast_send: bool = False,
     ) -> None:
         self.generation = generation
         self.roles = roles
@@ -92,6 +93,7 @@ class Peer:
         self.encoded_receive = encoded_receive
         #: our senders and tapped receivers skip aiortc's per-packet machinery (rtc.rtp_fast)
         self.fast_rtp = fast_rtp
+        self.fast_send = fast_rtp or fast_send  # the sending half only (a recorder)
         self._taps: dict[MediaRole, encoded.TapStats] = {}
         self._fast: FastReceive | None = None
         self._fast_roles: set[MediaRole] = set()
@@ -130,7 +132,7 @@ class Peer:
             tap = encoded.tap_encoded(transceiver.receiver)
             if tap is not None:
                 self._taps[role] = tap
-        if self.fast_rtp:
+        if self.fast_send:
             fast_sender(transceiver.sender)
         # A source fed as packets must hear the far end's PLI/FIR itself.
         encoded.on_keyframe_request(transceiver.sender, self._outgoing[role].keyframe_requested)
