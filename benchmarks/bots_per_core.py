@@ -72,6 +72,11 @@ def healthy(job: LoadJob, max_age: float) -> int:
     return good
 
 
+def video_frames(job: LoadJob) -> dict[int, int]:
+    """Video frames each bot has received so far."""
+    return {r.index: int((r.health or {}).get("video", {}).get("frames", 0)) for r in job.records}
+
+
 async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, Any]:
     options = LoadOptions(
         bots=bots,
@@ -101,10 +106,17 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
                 break
             await asyncio.sleep(0.5)
         await asyncio.sleep(args.settle)
-        before = process_usage()
+        before, frames_before = process_usage(), video_frames(job)
         await asyncio.sleep(args.hold)
-        after = process_usage()
-        good = healthy(job, 2.0)
+        after, frames_after = process_usage(), video_frames(job)
+        # healthy over the hold: fresh media, and at least 85 % of the frame rate sent (the
+        # counts are sampled once a second)
+        rates = [
+            (frames_after.get(bot, 0) - frames_before.get(bot, 0)) / (after.wall - before.wall)
+            for bot in frames_after
+        ]
+        slow = sum(1 for rate in rates if rate < 0.85 * args.fps)
+        good = healthy(job, 2.0) - slow
         failed = job.counts()["failed"]
     finally:
         stop.set()
@@ -115,9 +127,11 @@ async def measure(url: str, bots: int, args: argparse.Namespace) -> dict[str, An
         "bots": bots,
         "alias": alias,
         "loop": summary.get("loop"),
-        "all_healthy": error is None and good == bots and failed == 0,
+        "all_healthy": error is None and good >= bots and failed == 0,
         "error": error,
         "healthy": good,
+        "hold_video_fps_min": round(min(rates), 1) if rates else None,
+        "hold_video_fps_p50": round(sorted(rates)[len(rates) // 2], 1) if rates else None,
         "failed": failed,
         "cpu_pct_of_core_per_bot": round(100 * cores / bots, 2),
         "process_cores": round(cores, 3),
