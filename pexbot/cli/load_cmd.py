@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from media.errors import SourceError
+from media.shared_file import SharedFile
 from pexbot.errors import ConfigError
 from pexbot.jobs import load as load_module
 from pexbot.jobs.load import LoadJob, LoadOptions
@@ -92,6 +94,12 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="an encoder and a decoder per bot instead of media encoded once and counted undecoded",
     )
+    parser.add_argument(
+        "--media-file",
+        metavar="FILE",
+        help="send this file's VP8/H.264 + Opus packets as they are, looped, never decoded "
+        "(keyframes only where the file has them: use short GOPs)",
+    )
     parser.add_argument("--no-status", action="store_true", help="no progress table on stderr")
     add_loop_option(parser)
     add_join_options(parser)
@@ -115,6 +123,13 @@ def options_of(args: argparse.Namespace) -> LoadOptions:
         raise ConfigError("--fps must be above 0 and at most 60")
     if args.verify_every < 0:
         raise ConfigError("--verify-every must be 0 or more")
+    codec = args.codec
+    if args.media_file is not None:
+        try:
+            file_codec, _, _ = SharedFile.probe(args.media_file)
+        except SourceError as exc:
+            raise ConfigError(f"--media-file: {exc}") from None
+        codec = file_codec or codec  # the bots send the file's codec
     return LoadOptions(
         bots=args.bots,
         ramp=args.ramp,
@@ -125,8 +140,9 @@ def options_of(args: argparse.Namespace) -> LoadOptions:
         fps=args.fps,
         name_prefix=args.name,
         encoded=not args.decoded,
-        codec=args.codec,
+        codec=codec,
         verify_every=args.verify_every,
+        media_file=args.media_file,
     )
 
 

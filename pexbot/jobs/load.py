@@ -39,7 +39,9 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from media import DiscardSink, PatternVideoSource, ToneAudioSource
 from media.encoded_counter import EncodedCounterSink
+from media.errors import SourceError
 from media.shared_encoding import SharedCodec, SharedOpusEncoder, SharedVideoEncoder
+from media.shared_file import SharedFile, SharedFileStream
 from pexbot.errors import PexbotError
 
 from .event_loop import loop_in_use
@@ -68,6 +70,9 @@ class LoadOptions:
     codec: SharedCodec = "vp8"
     verify_every: int = 150  # decode one keyframe per this many video frames (0: never)
     stall_after: float = 5.0  # seconds without media, after some came: MediaStalled
+    #: send this file's VP8/H.264 + Opus packets as they are, looped (``codec`` must be the
+    #: file's); None: the numbered pattern and the tone, encoded once per process
+    media_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.bots < 1:
@@ -106,8 +111,18 @@ class SharedMedia:
     """The encoders a load process shares (one per option set), owned by whoever made it."""
 
     def __init__(self, options: LoadOptions) -> None:
+        self.audio: SharedOpusEncoder | SharedFileStream
+        self.video: SharedVideoEncoder | SharedFileStream | None = None
+        if options.media_file is not None:
+            file = SharedFile(options.media_file)
+            if file.video is not None and file.codec != options.codec:
+                raise SourceError(
+                    f"{options.media_file} holds {file.codec} video, the bots send {options.codec}"
+                )
+            self.audio = file.audio or SharedOpusEncoder()
+            self.video = file.video if options.media == "video" else None
+            return
         self.audio = SharedOpusEncoder()
-        self.video: SharedVideoEncoder | None = None
         if options.media == "video":
             self.video = SharedVideoEncoder(
                 options.codec, options.width, options.height, options.fps
@@ -284,6 +299,7 @@ class MediaBot:
                 "keyframes": count.keyframes,
                 "gaps": count.gaps,
                 "verified": count.verified,
+                "last_number": count.last_number,
                 "unreadable": count.unreadable,
                 "undecodable": count.undecodable,
                 "last_frame_age_s": None if age is None else round(age, 2),

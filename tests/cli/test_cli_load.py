@@ -8,7 +8,16 @@ import json
 from pathlib import Path
 
 import aiohttp
-from clikit import emulator_process, endpoint_calls, finish, pexbot, read_line_with, spawn, traffic
+from clikit import (
+    assert_one_line_error,
+    emulator_process,
+    endpoint_calls,
+    finish,
+    pexbot,
+    read_line_with,
+    spawn,
+    traffic,
+)
 
 
 def check_summary(summary: dict[str, object], bots: int) -> None:
@@ -92,3 +101,11 @@ async def test_load_separate_emulator_with_metrics(tmp_path: Path) -> None:
     assert summary["sends"] == "audio" and summary["embedded"] is False
     assert len(endpoint_calls(records, "request_token")) == 3
     assert len(endpoint_calls(records, "release_token")) == 3
+
+
+async def test_load_media_file_that_cannot_be_sent_is_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not media")
+    done = await pexbot("load", "--bots", "1", "--media-file", str(notes))
+    assert done.code == 2
+    assert_one_line_error(done, "--media-file", "notes.txt")
