@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 SharedCodec = Literal["vp8", "h264"]
 #: frames kept for tracks that fell behind (seconds of video at most)
 RING_SECONDS = 2.0
+#: seconds between the silence frames of Opus DTX (libwebrtc's and libopus's 400 ms)
+DTX_INTERVAL = 0.4
 _OPUS_SILENCE = b"\xf8\xff\xfe"  # one 20 ms frame of silence (RFC 6716 TOC 0xf8, CELT)
 
 
@@ -345,12 +347,23 @@ class SharedOpusEncoder(_SharedStream):
     kind = "audio"
 
     def __init__(
-        self, spec: ToneSpec | None = None, *, bitrate: int = 32_000, silent: bool = False
+        self,
+        spec: ToneSpec | None = None,
+        *,
+        bitrate: int = 32_000,
+        silent: bool = False,
+        dtx: bool = False,
     ) -> None:
-        super().__init__(0.02, fractions.Fraction(1, 50), int(RING_SECONDS / 0.02))
+        # With dtx, silence goes as WebRTC's Opus DTX sends it: one 20 ms frame every 400 ms,
+        # timestamps running on (each frame's index counts 400 ms). Half the packets a
+        # listening bot sends are otherwise silence at 50 a second.
+        interval = DTX_INTERVAL if (silent and dtx) else 0.02
+        time_base = fractions.Fraction(interval).limit_denominator(1000)
+        super().__init__(interval, time_base, max(2, int(RING_SECONDS / interval)))
         self.spec = spec or ToneSpec()
         #: Opus's 20 ms silence frame, never encoded: what a bot that only listens sends
         self.silent = silent
+        self.dtx = silent and dtx
         self._encoder: Any = av.CodecContext.create("libopus", "w")
         self._encoder.sample_rate = 48000
         self._encoder.layout = "stereo"

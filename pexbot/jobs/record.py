@@ -220,10 +220,10 @@ class RecordJob:
         if self.options.transcode:
             call = await session.call(on_track=self._track)
         else:
-            # Passthrough: what the recorder sends is Opus silence never encoded and a black
+            # Passthrough: what the recorder sends is Opus silence (DTX) never encoded and a black
             # picture twice a second, by the RTP shortcut; it receives by aiortc's own path
             # (jitter buffer, NACKs: a recording wants repaired media, not cheaper media).
-            silence = self._silence = self._silence or SharedOpusEncoder(silent=True)
+            silence = self._silence = self._silence or SharedOpusEncoder(silent=True, dtx=True)
             call = await session.call(
                 on_track=self._track,
                 audio=silence.track(),

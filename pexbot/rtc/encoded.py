@@ -31,6 +31,8 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from media.encoded import EncodedFrame, is_keyframe
 
+from .prompt_start import drain_ready
+
 _QUEUE = "_RTCRtpReceiver__decoder_queue"
 _STARTED = "_RTCRtpReceiver__started"
 
@@ -65,6 +67,10 @@ class _EncodedQueue(queue.Queue[Any]):
             super().put(None, block, timeout)
             return
         codec, jitter_frame = item
+        self._deliver(codec, jitter_frame)
+        drain_ready(self._receiver, codec, lambda more: self._deliver(*more))
+
+    def _deliver(self, codec: Any, jitter_frame: Any) -> None:
         data = bytes(jitter_frame.data)
         frame = EncodedFrame(
             codec=codec.name,
@@ -84,7 +90,9 @@ def deliver(
     max_queued: int,
     on_frame: Callable[[EncodedFrame], None] | None = None,
 ) -> None:
-    """Count ``frame`` and hand it to ``on_frame`` or the receiver's track (bounded queue)."""
+    """Count ``frame`` and hand it to ``on_frame``, to the track's subscriber
+    (:meth:`pexbot.rtc.incoming.IncomingTrack.subscribe_encoded`: no task hop per frame), or
+    to the receiver's track (bounded queue)."""
     stats.frames += 1
     stats.bytes += len(frame.data)
     stats.keyframes += frame.keyframe
@@ -92,6 +100,10 @@ def deliver(
         on_frame(frame)
         return
     # The offerer's receiver has no track until the answer is set: look it up each time.
+    push = getattr(receiver.track, "_pexbot_push", None)
+    if push is not None:
+        push(frame)
+        return
     track_queue: asyncio.Queue[Any] = receiver.track._queue  # type: ignore[attr-defined]
     while track_queue.qsize() >= max_queued:
         with contextlib.suppress(asyncio.QueueEmpty):

@@ -139,16 +139,7 @@ def fast_encoded_receive(
         return None
 
     def emit(frame: EncodedFrame) -> None:
-        # A consumer that subscribed (rtc.incoming.IncomingTrack.subscribe_encoded) gets the
-        # frame now; else it queues on the receiver's track like the tap's frames.
-        push = getattr(receiver.track, "_pexbot_push", None)
-        if push is None:
-            deliver(receiver, frame, stats, max_queued)
-            return
-        stats.frames += 1
-        stats.bytes += len(frame.data)
-        stats.keyframes += frame.keyframe
-        push(frame)
+        deliver(receiver, frame, stats, max_queued)
 
     assembler = FrameAssembler(codecs, emit)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fractions
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
 from media.encoded import EncodedFrame, vp8_frame_size
+
+log = logging.getLogger(__name__)
 
 Frame = AudioFrame | VideoFrame | EncodedFrame
 
@@ -118,9 +121,11 @@ class IncomingTrack(MediaStreamTrack):
     # --- push mode (encoded frames on the RTP shortcut) ----------------------------------------
 
     def subscribe_encoded(self, callback: Callable[[EncodedFrame], None]) -> None:
-        """Also hand encoded frames to ``callback`` as the RTP shortcut assembles them
-        (:mod:`pexbot.rtc.encoded_fast`), without a task hop per frame. Frames that come
-        aiortc's own way still come out of ``recv()``, so keep reading it too."""
+        """Also hand encoded frames to ``callback`` as they are assembled (by the RTP
+        shortcut, :mod:`pexbot.rtc.encoded_fast`, or by aiortc's jitter buffer through the
+        tap), without a task hop per frame. Keep reading ``recv()`` too: it returns whatever
+        still comes its way and ends with the track. A callback that raises is logged and
+        unsubscribed: it runs inside the receive path, which must go on."""
         self._subscriber = callback
         self._attach(self._source)
 
@@ -138,7 +143,12 @@ class IncomingTrack(MediaStreamTrack):
             return
         delivered = self._deliver(frame)
         assert isinstance(delivered, EncodedFrame)
-        subscriber(delivered)
+        try:
+            subscriber(delivered)
+        except Exception:
+            log.exception("the subscriber of %s failed; unsubscribed", self)
+            self._subscriber = None
+            self._detach(self._source)
 
     # EncodedFrame is not one of aiortc's types: the tracks of an encoded call return it
     async def recv(self) -> Frame:  # type: ignore[override]

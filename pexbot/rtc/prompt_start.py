@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+from collections.abc import Callable
 from typing import Any
 
 import aioice
@@ -38,6 +40,9 @@ AIOICE_TESTED = ("0.13",)
 #: seconds between two checks started by ``connect`` (aioice's own Ta)
 CHECK_PACING = 0.02
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+_MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
+_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+_STARTED_ATTR = "_RTCRtpReceiver__started"
 _VIDEO_CAPACITY = 512  # aiortc's own
 #: what the replacement ``connect`` uses of an aioice Connection
 _CONNECT_PARTS = (
@@ -90,10 +95,48 @@ class MarkerJitterBuffer(JitterBuffer):
         self.remove(count)
         return frame
 
+    def ready(self) -> JitterFrame | None:
+        """The next complete frame already here, if any (see :func:`drain_ready`)."""
+        return self._remove_frame(0) if self._origin is not None else None
+
+
+def drain_ready(receiver: RTCRtpReceiver, codec: Any, put: Callable[[Any], None]) -> int:
+    """Hand over, after the frame the receiver just released, every complete frame waiting
+    behind it. aiortc releases one frame per arriving packet: once a hole was repaired (NACK)
+    the frames completed meanwhile leave one per later packet, and with one packet a frame
+    they never catch up (the probe saw its video latency climb to 1.5 s under 5 % loss).
+    Returns how many it handed over."""
+    jitter = getattr(receiver, _JITTER_ATTR, None)
+    mapper = getattr(receiver, _MAPPER_ATTR, None)
+    if not isinstance(jitter, MarkerJitterBuffer) or mapper is None:
+        return 0
+    handed = 0
+    while (frame := jitter.ready()) is not None:
+        frame.timestamp = mapper.map(frame.timestamp)
+        put((codec, frame))
+        handed += 1
+    return handed
+
+
+class DrainingQueue(queue.Queue[Any]):
+    """A decoding receiver's decoder queue that also takes the frames :func:`drain_ready`
+    finds (on the event loop, in order, right after the one the receiver put)."""
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        super().__init__()
+        self._receiver = receiver
+        self.drained = 0
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        if item is not None:
+            self.drained += drain_ready(self._receiver, item[0], super().put)
+
 
 def complete_frames_at_marker(receiver: RTCRtpReceiver) -> bool:
     """Give a video receiver a :class:`MarkerJitterBuffer`, before its first packet (nothing is
-    lost). Returns whether it has one now."""
+    lost), and a :class:`DrainingQueue` that takes the frames it completed meanwhile. Returns
+    whether it has the buffer now."""
     if getattr(receiver, "_RTCRtpReceiver__kind", None) != "video":
         return False
     if not _tested(aiortc.__version__, AIORTC_TESTED):
@@ -104,6 +147,10 @@ def complete_frames_at_marker(receiver: RTCRtpReceiver) -> bool:
     if type(current) is not JitterBuffer or current._origin is not None:
         return False
     setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(capacity=current.capacity))
+    plain = type(getattr(receiver, _QUEUE_ATTR, None)) is queue.Queue
+    if plain and not getattr(receiver, _STARTED_ATTR, True):
+        # (a tap, rtc.encoded.tap_encoded, replaces this queue and drains in its own)
+        setattr(receiver, _QUEUE_ATTR, DrainingQueue(receiver))
     return True
 
 

@@ -3,6 +3,8 @@ late track starts at a keyframe, and the counter of encoded frames counts what i
 
 from __future__ import annotations
 
+import asyncio
+
 import av
 import pytest
 
@@ -122,4 +124,21 @@ async def test_black_video_and_silent_audio_for_bots_that_only_listen() -> None:
         assert samples and all(float(abs(s).max()) < 1e-3 for s in samples)  # float PCM
     finally:
         await video.aclose()
+        await audio.aclose()
+
+
+async def test_dtx_silence_is_one_frame_every_400_ms_with_timestamps_running_on() -> None:
+    """Opus DTX as WebRTC sends it: a 20 ms silence frame every 400 ms, whose pts (and so
+    RTP timestamps) count the 400 ms, so a receiver sees time pass, not a burst."""
+    audio = SharedOpusEncoder(silent=True, dtx=True)
+    try:
+        track = audio.track()
+        started = asyncio.get_running_loop().time()
+        packets = [await track.recv() for _ in range(3)]
+        took = asyncio.get_running_loop().time() - started
+        assert all(bytes(p) == b"\xf8\xff\xfe" for p in packets)
+        ticks = [int(p.pts * p.time_base * 48000) for p in packets]
+        assert [b - a for a, b in zip(ticks, ticks[1:], strict=False)] == [19200, 19200]
+        assert 0.6 <= took < 3.0  # two intervals at least: one frame each 400 ms, not 50 a second
+    finally:
         await audio.aclose()

@@ -13,6 +13,7 @@ from aiortc.rtp import RtpPacket
 
 from pexbot.rtc import prompt_start
 from pexbot.rtc.prompt_start import (
+    DrainingQueue,
     MarkerJitterBuffer,
     complete_frames_at_marker,
     unpace_connection,
@@ -65,6 +66,53 @@ def test_without_markers_frames_end_where_the_next_one_starts_as_in_aiortc() -> 
     ours = frames(MarkerJitterBuffer(), stream)
     assert ours == frames(JitterBuffer(capacity=512, is_video=True), stream)
     assert ours == [(2, 100, bytes([1, 2])), (3, 200, bytes([3]))]
+
+
+def repaired_hole() -> tuple[MarkerJitterBuffer, RtpPacket]:
+    """One-packet frames 30..33; 31 lost and repaired last, after 32 and 33 completed."""
+    buffer = MarkerJitterBuffer()
+    for p in (packet(30, 100, marker=True), packet(32, 300, marker=True)):
+        buffer.add(p)
+    buffer.add(packet(33, 400, marker=True))
+    return buffer, packet(31, 200, marker=True)
+
+
+def test_frames_completed_behind_a_repaired_hole_are_all_ready_at_once() -> None:
+    buffer, repair = repaired_hole()
+    _, frame = buffer.add(repair)
+    assert frame is not None and frame.timestamp == 200
+    # aiortc's add() hands over one frame per packet: these two would wait for two more
+    # packets, and with one packet a frame the backlog would never shrink.
+    assert [f.timestamp for f in iter(buffer.ready, None)] == [300, 400]
+    assert buffer.ready() is None
+
+
+async def test_the_decoder_queue_takes_the_backlog_in_order_right_after_the_repair() -> None:
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        assert complete_frames_at_marker(receiver)
+        decoder_queue = receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+        assert isinstance(decoder_queue, DrainingQueue)
+        buffer, repair = repaired_hole()
+        receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
+        _, frame = buffer.add(repair)
+        assert frame is not None
+        # what the receiver does with the frame add() gave: map its timestamp, put it
+        frame.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)  # type: ignore[attr-defined]
+        decoder_queue.put(("vp8", frame))
+        taken = [decoder_queue.get_nowait() for _ in range(decoder_queue.qsize())]
+        # the backlog's timestamps mapped as the receiver maps its own (from 0)
+        assert [(codec, f.timestamp) for codec, f in taken] == [
+            ("vp8", 0),
+            ("vp8", 100),
+            ("vp8", 200),
+        ]
+        assert decoder_queue.drained == 2
+        decoder_queue.put(None)  # the stop marker goes through alone
+        assert decoder_queue.get_nowait() is None and decoder_queue.empty()
+    finally:
+        await pc.close()
 
 
 async def test_video_receivers_get_the_marker_buffer_audio_ones_do_not() -> None:

@@ -317,6 +317,8 @@ class AiortcMediaBackend:
             prompt_start.unpaced_ice_completion(pc)
             for transceiver in pc.getTransceivers():
                 aiortc_compat.lower_audio_prefetch(transceiver.receiver)
+                # and video handed over at its marker, with any backlog a repair left at once
+                prompt_start.complete_frames_at_marker(transceiver.receiver)
             directions = [s.direction or "sendrecv" for s in Sdp.parse(offer).media]
             leg.sending.clear()
             leg.receiving.clear()
