@@ -20,8 +20,15 @@ class FrameQueue(Generic[T]):
     """Thread-safe FIFO of ``(kind, item)`` with a limit per kind and a close marker."""
 
     def __init__(
-        self, limits: Mapping[str, int], *, on_put: Callable[[], None] | None = None
+        self,
+        limits: Mapping[str, int],
+        *,
+        on_put: Callable[[], None] | None = None,
+        wake: bool = True,
     ) -> None:
+        """``wake=False``: ``put`` does not wake a waiting consumer, which then takes what
+        came in batches at its own ``get`` timeout (one thread switch per batch, not per
+        item: for a consumer whose work per item is tiny, the switch is most of its cost)."""
         for kind, limit in limits.items():
             if limit < 1:
                 raise ValueError(f"queue limit for {kind!r} must be >= 1, got {limit}")
@@ -31,6 +38,7 @@ class FrameQueue(Generic[T]):
         self._cond = threading.Condition()
         self._closed = False
         self._on_put = on_put
+        self._wake = wake
 
     @property
     def closed(self) -> bool:
@@ -53,7 +61,8 @@ class FrameQueue(Generic[T]):
                 return False
             self._counts[kind] += 1
             self._items.append((kind, item))
-            self._cond.notify()
+            if self._wake:
+                self._cond.notify()
         if self._on_put is not None:
             self._on_put()
         return True

@@ -99,6 +99,9 @@ Item = tuple[object, float]
 class RecordingFile:
     """Owns a worker thread, a muxer and one encoder per stream. Start with :meth:`start`."""
 
+    #: seconds the worker lets frames gather before it writes them (None: each at once)
+    batch_wait: float | None = None
+
     def __init__(
         self,
         path: Path,
@@ -118,7 +121,8 @@ class RecordingFile:
         self._metadata = metadata
         self._role = role
         self._queue: FrameQueue[Item] = FrameQueue(
-            {"video": settings.video_queue, "audio": settings.audio_queue}
+            {"video": settings.video_queue, "audio": settings.audio_queue},
+            wake=self.batch_wait is None,
         )
         self._stats = FileStats(path, {"audio": StreamStats(), "video": StreamStats()})
         self._pending: list[tuple[Kind, Item]] = []
@@ -175,7 +179,7 @@ class RecordingFile:
     def _run(self) -> None:
         try:
             while True:
-                got = self._queue.get(timeout=0.25)
+                got = self._queue.get(timeout=self.batch_wait or 0.25)
                 if got is not None:
                     kind, item = got
                     self._accept("audio" if kind == "audio" else "video", item)
