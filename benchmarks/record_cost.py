@@ -7,8 +7,9 @@ joins first and sends Opus + the numbered pattern as 1280x720 VP8 at 30 fps, so 
 hands exactly that stream to everyone who joins after it. Then two recorders join at the same
 time, one passthrough and one transcoding, each in its own process. After ``--settle`` seconds
 both are sampled over the same ``--seconds`` window: user+sys CPU from ``/proc/<pid>/stat``
-(all threads, the whole process: signalling, ICE, SRTP, jitter buffer and the file) and RSS.
-The files are then opened with av to check what was recorded (frames, size, duration).
+(all threads, the whole process: signalling, ICE, SRTP, repair and the file) and RSS. With
+uvloop installed a third recorder runs beside them: passthrough on ``--loop uvloop``. The files
+are then opened with av to check what was recorded (frames, size, duration).
 
     .venv/bin/python benchmarks/record_cost.py [--seconds 20] [--settle 6]
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -118,6 +120,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(args.sender_head_start)
                 total = args.settle + args.seconds + 2
                 cases: dict[str, list[str]] = {"passthrough": [], "transcode": ["--transcode"]}
+                if importlib.util.find_spec("uvloop") is not None:
+                    cases["passthrough_uvloop"] = ["--loop", "uvloop"]  # pexbot[load] has it
                 procs = {
                     name: await start(
                         "record",

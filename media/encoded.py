@@ -27,6 +27,10 @@ _H264_IDR = 5
 _H264_SPS = 7
 
 
+#: the time bases of the RTP clocks in use (constants, shared by every frame)
+_TIME_BASES = {rate: Fraction(1, rate) for rate in (90_000, 48_000, 16_000, 8_000)}
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedFrame:
     """One frame as received: ``timestamp`` is the RTP timestamp mapped to start at 0 (aiortc's
@@ -46,7 +50,8 @@ class EncodedFrame:
 
     @property
     def time_base(self) -> Fraction:
-        return Fraction(1, self.clock_rate)
+        # (a Fraction made per frame per consumer showed in a recorder's profile)
+        return _TIME_BASES.get(self.clock_rate) or Fraction(1, self.clock_rate)
 
     @property
     def seconds(self) -> float:

@@ -33,7 +33,9 @@ class CallOptions:
     ``fast_rtp``: packets sent, and received on encoded m-lines, skip aiortc's per-packet
     machinery (:mod:`pexbot.rtc.rtp_fast`: no jitter buffer, no NACKs sent; loss is counted
     and answered with a PLI). For load: several times cheaper per packet. ``fast_send``: only
-    the sending half of that (receivers keep aiortc's jitter buffer and NACKs: a recorder).
+    the sending half of that. ``fast_repair``: sending as ``fast_send``, and encoded m-lines
+    received by the shortcut *with* repair (:mod:`pexbot.rtc.repair_fast`: reordering undone,
+    losses NACKed, receiver reports and REMB fed): a recorder.
     """
 
     media_type: wire.CallType = "video"
@@ -56,6 +58,7 @@ class CallOptions:
     encoded_receive: bool = False
     fast_rtp: bool = False
     fast_send: bool = False
+    fast_repair: bool = False
     #: frames a second of the black picture sent while there is no video source
     filler_fps: float = 15.0
 

@@ -82,6 +82,7 @@ class PeerConnections:
             encoded_receive=self._options.encoded_receive,
             fast_rtp=self._options.fast_rtp,
             fast_send=self._options.fast_send,
+            fast_repair=self._options.fast_repair,
         )
         self._current = peer
         self._last_pc = peer.pc

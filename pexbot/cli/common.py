@@ -140,14 +140,16 @@ def add_run_options(
     )
 
 
-def add_loop_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+def add_loop_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, default: str = "auto"
+) -> None:
     parser.add_argument(
         "--loop",
         dest="event_loop",
         choices=LOOPS,
-        default="auto",
+        default=default,
         help="event loop: uvloop (pip install 'pexbot[load]'; ~20 %% less CPU per packet), "
-        "asyncio, or auto: uvloop when installed (default)",
+        f"asyncio, or auto: uvloop when installed (default: {default})",
     )
 
 

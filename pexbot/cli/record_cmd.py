@@ -24,6 +24,7 @@ from pexbot.jobs.status_line import StatusLine, record_status
 
 from .common import (
     add_join_options,
+    add_loop_option,
     add_rejoin_option,
     add_run_options,
     description,
@@ -71,6 +72,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--no-status", action="store_true", help="no live status line on stderr")
     add_join_options(parser)
     add_rejoin_option(parser)
+    add_loop_option(parser, default="asyncio")
     add_run_options(parser, duration=None, duration_help="stop after SECONDS (default: Ctrl-C)")
     parser.set_defaults(run=run)
 

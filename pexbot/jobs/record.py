@@ -221,14 +221,14 @@ class RecordJob:
             call = await session.call(on_track=self._track)
         else:
             # Passthrough: what the recorder sends is Opus silence (DTX) never encoded and a black
-            # picture twice a second, by the RTP shortcut; it receives by aiortc's own path
-            # (jitter buffer, NACKs: a recording wants repaired media, not cheaper media).
+            # picture twice a second, by the RTP shortcut; it receives by the shortcut too, with
+            # the repair a recording wants (reordering undone, losses NACKed: rtc.repair_fast).
             silence = self._silence = self._silence or SharedOpusEncoder(silent=True, dtx=True)
             call = await session.call(
                 on_track=self._track,
                 audio=silence.track(),
                 encoded_receive=True,
-                fast_send=True,
+                fast_repair=True,
                 filler_fps=LISTENER_FPS,
             )
         self._call = call
@@ -322,13 +322,13 @@ class RecordJob:
 
 
 def call_receive_lag() -> dict[str, int]:
-    """Frames a pexbot call's receivers hold a frame back before handing it over: video goes
-    at its marker packet (:func:`pexbot.rtc.prompt_start.complete_frames_at_marker`), audio
-    after ``AUDIO_PREFETCH`` more packets (:func:`pexbot.rtc.aiortc_compat.lower_audio_prefetch`);
-    on an aiortc they were not tested with, its own buffers (1 and 4)."""
+    """Frames a passthrough recorder's receivers hold a frame back before handing it over: on
+    the repairing shortcut (:mod:`pexbot.rtc.repair_fast`) none, a frame leaves once whole; on
+    an aiortc it was not tested with, aiortc's own buffers (video until the next frame starts,
+    audio 4 packets)."""
     if not aiortc_compat.aiortc_tested():
         return {"video": 1, "audio": 4}
-    return {"video": 0, "audio": aiortc_compat.AUDIO_PREFETCH}
+    return {"video": 0, "audio": 0}
 
 
 def _describe(m: MetricsRegistry) -> None:

@@ -77,7 +77,7 @@ class FrameAssembler:
                 self.spoilt_frames += 1  # the previous frame never saw its marker
             # A frame is whole only from its first packet on: the packets before the SSRC was
             # known went aiortc's way, and lost ones may have been this frame's first.
-            whole = not gap and _starts_frame(codec.name, payload)
+            whole = not gap and starts_frame(codec.name, payload)
             self._timestamp, self._parts, self._spoilt = header.timestamp, [], not whole
         elif gap:
             self._spoilt = True
@@ -109,7 +109,7 @@ class FrameAssembler:
         return False
 
 
-def _starts_frame(codec: str, payload: bytes) -> bool:
+def starts_frame(codec: str, payload: bytes) -> bool:
     """Whether an RTP payload can be the first of a frame (audio: every one is)."""
     if not payload:
         return False

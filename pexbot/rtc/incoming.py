@@ -46,6 +46,7 @@ class Restamper:
         self._last_out: int | None = None
         self._last_at = 0.0
         self._rate: fractions.Fraction | None = None  # ticks per second of the output
+        self._time_base: fractions.Fraction | None = None  # of the last frame, as given
         self._fresh = False  # the next frame is the first of a new source
 
     def new_source(self) -> None:
@@ -55,6 +56,19 @@ class Restamper:
         """The output pts of a frame with ``pts`` (in ``time_base``) that arrived at ``at``."""
         if pts is None or time_base is None or time_base == 0:
             return pts
+        if time_base is not self._time_base or self._fresh:
+            # (the common case skips this: no Fraction arithmetic per frame per consumer)
+            self._retime(pts, time_base, at)
+        out = pts + self._offset
+        if self._last_out is not None and out <= self._last_out:
+            # A source whose time went back (it should not): never let the sink see that.
+            self._offset += self._last_out + 1 - out
+            out = self._last_out + 1
+        self._last_out, self._last_at = out, at
+        return out
+
+    def _retime(self, pts: int, time_base: fractions.Fraction, at: float) -> None:
+        self._time_base = time_base
         rate = 1 / time_base
         if self._rate is not None and rate != self._rate:
             # Another clock rate (a new codec): convert our timeline's position into it.
@@ -66,13 +80,6 @@ class Restamper:
             gap = max(1, int((at - self._last_at) * rate))
             self._offset = self._last_out + gap - pts
         self._fresh = False
-        out = pts + self._offset
-        if self._last_out is not None and out <= self._last_out:
-            # A source whose time went back (it should not): never let the sink see that.
-            self._offset += self._last_out + 1 - out
-            out = self._last_out + 1
-        self._last_out, self._last_at = out, at
-        return out
 
 
 class IncomingTrack(MediaStreamTrack):

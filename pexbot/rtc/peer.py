@@ -32,6 +32,7 @@ from . import aiortc_compat, encoded, ice, prompt_start, sdp_remote
 from .datachannel import PexChannel
 from .encoded_fast import fast_encoded_receive
 from .raw_stats import RawStream, StreamName
+from .repair_fast import repairing_encoded_receive
 from .rtp_counter import RtpReceiveCounter
 from .rtp_fast import FastReceive, fast_sender
 from .sdp import (
@@ -78,6 +79,7 @@ class Peer:
         encoded_receive: bool = False,
         fast_rtp: bool = False,
         fast_send: bool = False,
+        fast_repair: bool = False,
     ) -> None:
         self.generation = generation
         self.roles = roles
@@ -93,7 +95,9 @@ class Peer:
         self.encoded_receive = encoded_receive
         #: our senders and tapped receivers skip aiortc's per-packet machinery (rtc.rtp_fast)
         self.fast_rtp = fast_rtp
-        self.fast_send = fast_rtp or fast_send  # the sending half only (a recorder)
+        self.fast_send = fast_rtp or fast_send or fast_repair
+        #: tapped receivers on the shortcut with NACKs and reordering (rtc.repair_fast): a recorder
+        self.fast_repair = fast_repair and not fast_rtp
         self._taps: dict[MediaRole, encoded.TapStats] = {}
         self._fast: FastReceive | None = None
         self._fast_roles: set[MediaRole] = set()
@@ -263,7 +267,7 @@ class Peer:
 
     def _fast_receive(self) -> None:
         """Tapped receivers onto the fast path, once the bundle's transport is known."""
-        if not self.fast_rtp:
+        if not (self.fast_rtp or self.fast_repair):
             return
         for role, tap in self._taps.items():
             if role in self._fast_roles:
@@ -275,7 +279,12 @@ class Peer:
                     return
             if receiver.transport is not self._fast.dtls:
                 continue  # not bundled on that transport: aiortc's own path
-            if fast_encoded_receive(self._fast, receiver, self._counters[role], tap) is not None:
+            counter = self._counters[role]
+            if self.fast_repair:
+                on = repairing_encoded_receive(self._fast, receiver, counter, tap) is not None
+            else:
+                on = fast_encoded_receive(self._fast, receiver, counter, tap) is not None
+            if on:
                 self._fast_roles.add(role)
 
     @property

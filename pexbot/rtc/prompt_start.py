@@ -95,10 +95,6 @@ class MarkerJitterBuffer(JitterBuffer):
         self.remove(count)
         return frame
 
-    def ready(self) -> JitterFrame | None:
-        """The next complete frame already here, if any (see :func:`drain_ready`)."""
-        return self._remove_frame(0) if self._origin is not None else None
-
 
 def drain_ready(receiver: RTCRtpReceiver, codec: Any, put: Callable[[Any], None]) -> int:
     """Hand over, after the frame the receiver just released, every complete frame waiting
@@ -108,10 +104,13 @@ def drain_ready(receiver: RTCRtpReceiver, codec: Any, put: Callable[[Any], None]
     Returns how many it handed over."""
     jitter = getattr(receiver, _JITTER_ATTR, None)
     mapper = getattr(receiver, _MAPPER_ATTR, None)
-    if not isinstance(jitter, MarkerJitterBuffer) or mapper is None:
+    if not isinstance(jitter, JitterBuffer) or not jitter._is_video or mapper is None:
+        return 0
+    if not _tested(aiortc.__version__, AIORTC_TESTED):
         return 0
     handed = 0
-    while (frame := jitter.ready()) is not None:
+    # (aiortc's own _remove_frame, as ours, takes the next complete frame from the origin)
+    while jitter._origin is not None and (frame := jitter._remove_frame(0)) is not None:
         frame.timestamp = mapper.map(frame.timestamp)
         put((codec, frame))
         handed += 1
@@ -147,10 +146,22 @@ def complete_frames_at_marker(receiver: RTCRtpReceiver) -> bool:
     if type(current) is not JitterBuffer or current._origin is not None:
         return False
     setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(capacity=current.capacity))
+    drain_backlog(receiver)
+    return True
+
+
+def drain_backlog(receiver: RTCRtpReceiver) -> bool:
+    """Give a decoding video receiver, before it starts, a :class:`DrainingQueue` (a tap,
+    :func:`pexbot.rtc.encoded.tap_encoded`, replaces that queue and drains in its own).
+    Returns whether it has one now."""
+    if getattr(receiver, "_RTCRtpReceiver__kind", None) != "video":
+        return False
+    if isinstance(getattr(receiver, _QUEUE_ATTR, None), DrainingQueue):
+        return True
     plain = type(getattr(receiver, _QUEUE_ATTR, None)) is queue.Queue
-    if plain and not getattr(receiver, _STARTED_ATTR, True):
-        # (a tap, rtc.encoded.tap_encoded, replaces this queue and drains in its own)
-        setattr(receiver, _QUEUE_ATTR, DrainingQueue(receiver))
+    if not plain or getattr(receiver, _STARTED_ATTR, True):
+        return False
+    setattr(receiver, _QUEUE_ATTR, DrainingQueue(receiver))
     return True
 
 

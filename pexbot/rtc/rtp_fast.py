@@ -24,6 +24,7 @@ the aiortc/aioice internals it needs and declines (returns False/None) when they
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import struct
@@ -177,6 +178,9 @@ class FastReceive:
         self.fast_packets = 0
         self.slow_packets = 0
         connection.data_received = self._data_received
+        self._protocols: list[Any] = []
+        for protocol in getattr(connection, "_protocols", ()):
+            self._skip_stun_parse(protocol)
 
     @classmethod
     def install(cls, dtls: Any) -> FastReceive | None:
@@ -201,8 +205,29 @@ class FastReceive:
         self._handlers.pop(receiver, None)
         self._by_ssrc.clear()
 
+    def _skip_stun_parse(self, protocol: Any) -> None:
+        # aioice parses every datagram as STUN first and takes a ValueError as "media"; RTP and
+        # RTCP (first byte 128-191, RFC 7983) never are STUN (0-3): hand them over at once.
+        original = protocol.datagram_received
+        component = getattr(getattr(protocol, "local_candidate", None), "component", None)
+        if getattr(protocol, "receiver", None) is not self._connection or component is None:
+            return
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if data and 127 < data[0] < 192:
+                self._data_received(data, component)
+            else:
+                original(data, addr)
+
+        protocol.datagram_received = datagram_received
+        self._protocols.append(protocol)
+
     def close(self) -> None:
         """Give the connection back its own callback (idempotent)."""
+        for protocol in self._protocols:
+            with contextlib.suppress(AttributeError):
+                del protocol.datagram_received  # the class's own again
+        self._protocols.clear()
         if self._connection.data_received == self._data_received:
             self._connection.data_received = self._original
         self._handlers.clear()

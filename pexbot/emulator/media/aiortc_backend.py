@@ -317,8 +317,10 @@ class AiortcMediaBackend:
             prompt_start.unpaced_ice_completion(pc)
             for transceiver in pc.getTransceivers():
                 aiortc_compat.lower_audio_prefetch(transceiver.receiver)
-                # and video handed over at its marker, with any backlog a repair left at once
-                prompt_start.complete_frames_at_marker(transceiver.receiver)
+                # Video keeps aiortc's own buffer (a frame leaves when the next one starts: the
+                # A/V balance recordings through the node are measured against), but the frames
+                # a repaired hole held back leave at once, not one per later packet.
+                prompt_start.drain_backlog(transceiver.receiver)
             directions = [s.direction or "sendrecv" for s in Sdp.parse(offer).media]
             leg.sending.clear()
             leg.receiving.clear()
