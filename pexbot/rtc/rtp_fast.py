@@ -148,6 +148,7 @@ def send_rtp_now(dtls: Any, data: bytes) -> int:
         raise ConnectionError("Cannot send encrypted RTP, not connected")
     protected = srtp.protect(data)
     pair.protocol.transport.sendto(protected, pair.remote_addr)
+    _count(dtls, "tx", len(protected))
     return len(protected)
 
 
@@ -157,8 +158,24 @@ def send_rtcp_now(dtls: Any, data: bytes) -> bool:
     pair = _nominated_pair(dtls)
     if srtp is None or pair is None or pair.protocol.transport is None:
         return False
-    pair.protocol.transport.sendto(srtp.protect_rtcp(data), pair.remote_addr)
+    protected = srtp.protect_rtcp(data)
+    pair.protocol.transport.sendto(protected, pair.remote_addr)
+    _count(dtls, "tx", len(protected))
     return True
+
+
+def _count(dtls: Any, way: str, size: int, packets: int = 1) -> None:
+    # The transport's own counters (its stats' bytesSent/bytesReceived: what bitrates are
+    # computed from), which aiortc's path keeps per packet and the shortcut bypasses.
+    try:
+        if way == "rx":
+            dtls._RTCDtlsTransport__rx_bytes += size
+            dtls._RTCDtlsTransport__rx_packets += packets
+        else:
+            dtls._RTCDtlsTransport__tx_bytes += size
+            dtls._RTCDtlsTransport__tx_packets += packets
+    except AttributeError:
+        pass  # not where aiortc 1.16 keeps them: the stats go without
 
 
 #: a registered receiver's handler: the plain packet, its header, arrival (time.monotonic())
@@ -258,6 +275,7 @@ class FastReceive:
                     header = parse_header(plain)
                     if header is not None:
                         self.fast_packets += 1
+                        _count(self.dtls, "rx", len(data))
                         try:
                             handler(plain, header, time.monotonic())
                         except Exception:  # one handler's bug must not stop the transport
@@ -335,14 +353,18 @@ class _Transmitter:
             raise ConnectionError("Cannot send encrypted RTP, not connected")
         protect, sendto, address = srtp.protect, transport.sendto, pair.remote_addr
         seq = self.sequence_number
+        sent = 0
         for i, payload in enumerate(payloads):
             data = writer.packet(seq, timestamp, i == last, payload, now)
             history[seq % _HISTORY] = (seq, data)
-            sendto(protect(data), address)
+            protected = protect(data)
+            sendto(protected, address)
+            sent += len(protected)
             self.octets += len(payload)
             self.packets += 1
             seq = (seq + 1) & 0xFFFF
         self.sequence_number = seq
+        _count(dtls, "tx", sent, len(payloads))
         # what aiortc's sender reports put in their sender info
         sender = self.sender
         setattr(sender, _SENDER + "ntp_timestamp", int(now * (1 << 32)))

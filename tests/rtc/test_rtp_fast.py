@@ -145,6 +145,12 @@ async def test_real_peers_send_and_receive_by_the_shortcut_and_every_frame_decod
         # and the counter saw every packet.
         assert hook.fast_packets >= 40 and hook.slow_packets <= 10
         assert counter.packets == hook.fast_packets and counter.lost == 0
+        # ... and both transports' byte counters (what bitrates are computed from) saw them
+        received = await receiver_pc.getStats()
+        rx = sum(s.bytesReceived for s in received.values() if s.type == "transport")
+        assert rx >= counter.bytes
+        both = await sender_pc.getStats()
+        assert sum(s.bytesSent for s in both.values() if s.type == "transport") >= counter.bytes
         # The sender's own counters, which its sender reports carry, kept up.
         sent = await transceiver.sender.getStats()
         outbound = [s for s in sent.values() if s.type == "outbound-rtp"]
