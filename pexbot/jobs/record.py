@@ -221,14 +221,15 @@ class RecordJob:
             call = await session.call(on_track=self._track)
         else:
             # Passthrough: what the recorder sends is Opus silence (DTX) never encoded and a black
-            # picture twice a second, by the RTP shortcut; it receives by the shortcut too, with
-            # the repair a recording wants (reordering undone, losses NACKed: rtc.repair_fast).
+            # picture twice a second, by the RTP shortcut; it receives by aiortc's own path. (The
+            # repairing shortcut, fast_repair, is cheaper, but under load a presentation's file
+            # sometimes never started with it: not the default until that is understood.)
             silence = self._silence = self._silence or SharedOpusEncoder(silent=True, dtx=True)
             call = await session.call(
                 on_track=self._track,
                 audio=silence.track(),
                 encoded_receive=True,
-                fast_repair=True,
+                fast_send=True,
                 filler_fps=LISTENER_FPS,
             )
         self._call = call
@@ -322,13 +323,13 @@ class RecordJob:
 
 
 def call_receive_lag() -> dict[str, int]:
-    """Frames a passthrough recorder's receivers hold a frame back before handing it over: on
-    the repairing shortcut (:mod:`pexbot.rtc.repair_fast`) none, a frame leaves once whole; on
-    an aiortc it was not tested with, aiortc's own buffers (video until the next frame starts,
-    audio 4 packets)."""
+    """Frames a pexbot call's receivers hold a frame back before handing it over: video goes
+    at its marker packet (:func:`pexbot.rtc.prompt_start.complete_frames_at_marker`), audio
+    after ``AUDIO_PREFETCH`` more packets (:func:`pexbot.rtc.aiortc_compat.lower_audio_prefetch`);
+    on an aiortc they were not tested with, its own buffers (1 and 4)."""
     if not aiortc_compat.aiortc_tested():
         return {"video": 1, "audio": 4}
-    return {"video": 0, "audio": 0}
+    return {"video": 0, "audio": aiortc_compat.AUDIO_PREFETCH}
 
 
 def _describe(m: MetricsRegistry) -> None:
