@@ -33,7 +33,6 @@ from pexbot.emulator import Emulator, EmulatorConfig
 from pexbot.emulator.config import ConferenceConfig
 from pexbot.jobs import JoinTarget, RecordJob, RecordOptions
 from pexbot.jobs.record import EVENTS_FILE
-from pexbot.rtc.repair_fast import RepairingReceive
 
 PRESENT_AFTER = 2.0
 PRESENT_FOR = 4.0
@@ -187,18 +186,6 @@ def lose_first_packet(receiver: Any) -> list[int]:
     first packets come before the receiver takes them. Returns the dropped sequence numbers."""
     dropped: list[int] = []
     handle = receiver._handle_rtp_packet
-    repairing = getattr(handle, "__self__", None)
-    if isinstance(repairing, RepairingReceive):  # the recorder's shortcut: both ways in
-        take = repairing.take
-
-        def lossy_take(payload_type: int, ssrc: int, seq: int, *rest: Any) -> None:
-            if not dropped:
-                dropped.append(seq)
-                return
-            take(payload_type, ssrc, seq, *rest)
-
-        repairing.take = lossy_take  # type: ignore[method-assign]
-        return dropped
 
     async def handle_rtp(packet: Any, arrival_time_ms: int) -> None:
         if not dropped:
